@@ -1,9 +1,9 @@
 #pragma once
 
+#include "base/bytes.h"
+
 #include <cstdint>
 #include <span>
-
-#include "base/bytes.h"
 
 namespace sluice {
 

@@ -1,13 +1,12 @@
 #include "base/file.h"
 
+#include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <filesystem>
 
 namespace sluice {
 namespace {
@@ -22,7 +21,8 @@ class PosixFile final : public File {
   Result<size_t> pread(uint64_t pos, std::span<std::byte> out) const override {
     size_t done = 0;
     while (done < out.size()) {
-      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(pos + done));
+      ssize_t n =
+          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(pos + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::from_errno("pread " + path_, errno);
@@ -54,6 +54,7 @@ class PosixFile final : public File {
         if (errno == EINTR) continue;
         return Status::from_errno("pwritev " + path_, errno);
       }
+      if (n == 0) return Status::io_error("pwritev " + path_ + ": wrote nothing");
       pos += static_cast<uint64_t>(n);
       size_t left = static_cast<size_t>(n);
       while (left > 0 && part < parts.size()) {
@@ -105,10 +106,18 @@ class PosixFileSystem final : public FileSystem {
   Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
     int flags = O_CLOEXEC;
     switch (mode) {
-      case OpenMode::kRead: flags |= O_RDONLY; break;
-      case OpenMode::kReadWrite: flags |= O_RDWR; break;
-      case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
-      case OpenMode::kCreateNew: flags |= O_RDWR | O_CREAT | O_EXCL; break;
+      case OpenMode::kRead:
+        flags |= O_RDONLY;
+        break;
+      case OpenMode::kReadWrite:
+        flags |= O_RDWR;
+        break;
+      case OpenMode::kCreate:
+        flags |= O_RDWR | O_CREAT;
+        break;
+      case OpenMode::kCreateNew:
+        flags |= O_RDWR | O_CREAT | O_EXCL;
+        break;
     }
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) {
@@ -185,8 +194,8 @@ Result<std::string> read_file(FileSystem* fs, const std::string& path) {
   SLUICE_ASSIGN_OR_RETURN(auto file, fs->open(path, OpenMode::kRead));
   SLUICE_ASSIGN_OR_RETURN(uint64_t size, file->size());
   std::string data(size, '\0');
-  SLUICE_ASSIGN_OR_RETURN(size_t n,
-                          file->pread(0, std::as_writable_bytes(std::span(data.data(), data.size()))));
+  SLUICE_ASSIGN_OR_RETURN(
+      size_t n, file->pread(0, std::as_writable_bytes(std::span(data.data(), data.size()))));
   data.resize(n);
   return data;
 }

@@ -1,13 +1,13 @@
 #pragma once
 
+#include "base/bytes.h"
+#include "base/result.h"
+
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
-
-#include "base/bytes.h"
-#include "base/result.h"
 
 namespace sluice {
 
@@ -30,10 +30,10 @@ class File {
 };
 
 enum class OpenMode : uint8_t {
-  kRead,          // must exist; read only
-  kReadWrite,     // must exist
-  kCreate,        // read-write; created when missing
-  kCreateNew,     // read-write; fails with kAlreadyExists when present
+  kRead,       // must exist; read only
+  kReadWrite,  // must exist
+  kCreate,     // read-write; created when missing
+  kCreateNew,  // read-write; fails with kAlreadyExists when present
 };
 
 // Files and directories. PosixFileSystem is the real one; tests use MemFileSystem and
@@ -63,6 +63,7 @@ class FileSystem {
 Result<std::string> read_file(FileSystem* fs, const std::string& path);
 // Writes `data` to `path` through a temporary file, fsync and rename, then syncs the
 // directory: afterwards `path` holds either the old or the new content, never a mix.
+// REQUIRES: one writer per path at a time (the temporary file is `path` + ".tmp").
 Status write_file_atomic(FileSystem* fs, const std::string& path, std::string_view data);
 
 }  // namespace sluice

@@ -1,11 +1,11 @@
 #pragma once
 
-#include <memory>
-#include <string_view>
+#include "base/status.h"
 
 #include <spdlog/spdlog.h>
 
-#include "base/status.h"
+#include <memory>
+#include <string_view>
 
 namespace sluice::logging {
 

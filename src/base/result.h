@@ -1,10 +1,10 @@
 #pragma once
 
-#include <optional>
-#include <utility>
-
 #include "base/check.h"
 #include "base/status.h"
+
+#include <optional>
+#include <utility>
 
 namespace sluice {
 
@@ -13,7 +13,7 @@ namespace sluice {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     SLUICE_CHECK(!status_.ok(), "Result built from an ok Status");
   }
@@ -47,9 +47,9 @@ class [[nodiscard]] Result {
 }  // namespace sluice
 
 // Returns the Status of `expr` from the enclosing function when it is not ok.
-#define SLUICE_RETURN_IF_ERROR(expr)           \
-  do {                                         \
-    ::sluice::Status sluice_status_ = (expr);  \
+#define SLUICE_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::sluice::Status sluice_status_ = (expr);        \
     if (!sluice_status_.ok()) return sluice_status_; \
   } while (0)
 

@@ -1,24 +1,37 @@
 #include "base/status.h"
 
-#include <cstring>
+#include <system_error>
 
 namespace sluice {
 
 std::string_view code_name(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kAlreadyExists: return "AlreadyExists";
-    case Code::kInUse: return "InUse";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kLimitExceeded: return "LimitExceeded";
-    case Code::kThrottled: return "Throttled";
-    case Code::kExpired: return "Expired";
-    case Code::kCorruption: return "Corruption";
-    case Code::kIOError: return "IOError";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kInternal: return "Internal";
-    case Code::kEndOfData: return "EndOfData";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
+    case Code::kInUse:
+      return "InUse";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kLimitExceeded:
+      return "LimitExceeded";
+    case Code::kThrottled:
+      return "Throttled";
+    case Code::kExpired:
+      return "Expired";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kInternal:
+      return "Internal";
+    case Code::kEndOfData:
+      return "EndOfData";
   }
   return "Unknown";
 }
@@ -26,7 +39,7 @@ std::string_view code_name(Code code) {
 Status Status::from_errno(std::string_view what, int err) {
   std::string msg(what);
   msg += ": ";
-  msg += std::strerror(err);
+  msg += std::generic_category().message(err);  // strerror is not thread-safe
   return Status(Code::kIOError, msg);
 }
 

@@ -71,7 +71,8 @@ class [[nodiscard]] Status {
     Code code;
     std::string message;
   };
-  Status(Code code, std::string_view msg) : rep_(std::make_shared<Rep>(Rep{code, std::string(msg)})) {}
+  Status(Code code, std::string_view msg)
+      : rep_(std::make_shared<Rep>(Rep{code, std::string(msg)})) {}
 
   std::shared_ptr<const Rep> rep_;
 };

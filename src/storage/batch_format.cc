@@ -1,19 +1,22 @@
 #include "storage/batch_format.h"
 
-#include <algorithm>
-#include <cstring>
+#include "base/checksum.h"
 
 #include <fmt/format.h>
 
-#include "base/checksum.h"
+#include <algorithm>
+#include <cstring>
 
 namespace sluice::storage {
 
 std::string_view fsync_policy_name(FsyncPolicy p) {
   switch (p) {
-    case FsyncPolicy::kAlways: return "always";
-    case FsyncPolicy::kGroup: return "group";
-    case FsyncPolicy::kNever: return "never";
+    case FsyncPolicy::kAlways:
+      return "always";
+    case FsyncPolicy::kGroup:
+      return "group";
+    case FsyncPolicy::kNever:
+      return "never";
   }
   return "?";
 }
@@ -75,8 +78,7 @@ Result<BatchHeader> decode_batch_header(ByteView in, FilePos at) {
 }
 
 Status verify_batch(const BatchHeader& header, ByteView in, FilePos at) {
-  if (in.size() != header.batch_bytes ||
-      checksum(in.subspan(8)) != header.checksum) {
+  if (in.size() != header.batch_bytes || checksum(in.subspan(8)) != header.checksum) {
     return Status::corruption(fmt::format("batch checksum mismatch at byte {}", at));
   }
   return Status();
@@ -89,8 +91,8 @@ Status record_overrun(FilePos at) {
 size_t encoded_batch_bytes(std::span<const RecordIn> records) {
   size_t bytes = kBatchHeaderSize;
   for (const RecordIn& r : records) {
-    bytes += kRecordHeaderSize + r.partition_key.size() + r.explicit_hash_key.size() +
-             r.payload.size();
+    bytes +=
+        kRecordHeaderSize + r.partition_key.size() + r.explicit_hash_key.size() + r.payload.size();
   }
   return bytes;
 }
@@ -98,12 +100,13 @@ size_t encoded_batch_bytes(std::span<const RecordIn> records) {
 Status validate_records(std::span<const RecordIn> records) {
   if (records.empty()) return Status::invalid_argument("an append needs at least one record");
   if (records.size() > kMaxBatchRecords) {
-    return Status::invalid_argument(fmt::format("more than {} records in one append", kMaxBatchRecords));
+    return Status::invalid_argument(
+        fmt::format("more than {} records in one append", kMaxBatchRecords));
   }
   for (const RecordIn& r : records) {
     if (r.payload.size() > kMaxPayloadBytes) {
-      return Status::invalid_argument(fmt::format("record payload of {} bytes exceeds {}",
-                                                  r.payload.size(), kMaxPayloadBytes));
+      return Status::invalid_argument(
+          fmt::format("record payload of {} bytes exceeds {}", r.payload.size(), kMaxPayloadBytes));
     }
     if (r.partition_key.size() > kMaxPartitionKeyBytes) {
       return Status::invalid_argument("partition key too long");

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <cstdint>
-#include <span>
-#include <vector>
-
 #include "base/bytes.h"
 #include "base/result.h"
 #include "storage/types.h"
+
+#include <cstdint>
+#include <span>
+#include <vector>
 
 // The bytes of a segment file: a file header, then batches of records. Every field, the
 // checksum coverage and a worked example: docs/formats/segment.md. Little-endian throughout.
@@ -33,11 +33,11 @@ void encode_segment_header(const SegmentHeader& h, std::byte out[kSegmentHeaderS
 Result<SegmentHeader> decode_segment_header(ByteView in);
 
 struct BatchHeader {
-  uint64_t checksum = 0;      // XXH3-64 of every byte of the batch after this field
-  uint32_t batch_bytes = 0;   // whole batch, this header included
+  uint64_t checksum = 0;     // XXH3-64 of every byte of the batch after this field
+  uint32_t batch_bytes = 0;  // whole batch, this header included
   uint16_t version = kBatchFormatVersion;
   uint16_t flags = 0;
-  Offset base_offset;         // offset of the first record; the others follow one by one
+  Offset base_offset;  // offset of the first record; the others follow one by one
   uint32_t record_count = 0;
   int64_t first_timestamp_ms = 0;
   int64_t max_timestamp_ms = 0;

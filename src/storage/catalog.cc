@@ -1,8 +1,7 @@
 #include "storage/catalog.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 namespace sluice::storage {
 namespace {
@@ -48,11 +47,11 @@ class Stmt {
 
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = Status::io_error(fmt::format("catalog {}: {}", path, db ? sqlite3_errmsg(db) : "cannot open"));
+    Status s = Status::io_error(
+        fmt::format("catalog {}: {}", path, db ? sqlite3_errmsg(db) : "cannot open"));
     sqlite3_close(db);
     return s;
   }
@@ -129,8 +128,9 @@ Status Catalog::apply(std::span<const Mutation> mutations) {
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return sqlite_error(db_, "begin");
   }
-  Stmt put(db_, "INSERT INTO kv(ns, key, value) VALUES(?1, ?2, ?3) "
-                "ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value");
+  Stmt put(db_,
+           "INSERT INTO kv(ns, key, value) VALUES(?1, ?2, ?3) "
+           "ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value");
   Stmt del(db_, "DELETE FROM kv WHERE ns = ?1 AND key = ?2");
   Status s;
   if (!put.ok() || !del.ok()) s = sqlite_error(db_, "prepare");

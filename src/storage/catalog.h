@@ -1,5 +1,7 @@
 #pragma once
 
+#include "base/result.h"
+
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -8,8 +10,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "base/result.h"
 
 struct sqlite3;
 

@@ -1,12 +1,12 @@
 #include "storage/log.h"
 
-#include <algorithm>
-#include <charconv>
+#include "base/log.h"
+#include "storage/internal/batch_scanner.h"
 
 #include <fmt/format.h>
 
-#include "base/log.h"
-#include "storage/internal/batch_scanner.h"
+#include <algorithm>
+#include <charconv>
 
 namespace sluice::storage {
 namespace {
@@ -41,7 +41,8 @@ bool whole_batch_after(const File& file, uint64_t from, uint64_t end) {
     auto got = file.pread(start, window);
     if (!got.ok()) return false;
     for (size_t i = 0; i + kBatchHeaderSize <= *got && i < kWindow; ++i) {
-      auto h = decode_batch_header(ByteView(window.data() + i, kBatchHeaderSize), FilePos(start + i));
+      auto h =
+          decode_batch_header(ByteView(window.data() + i, kBatchHeaderSize), FilePos(start + i));
       if (!h.ok() || start + i + h->batch_bytes > end) continue;
       batch.resize(h->batch_bytes);
       auto n = file.pread(start + i, batch);
@@ -67,13 +68,14 @@ struct Log::Segment {
   // Records a batch written at `pos` in the summary and the sparse index.
   void note_batch(const BatchHeader& h, uint64_t pos, uint32_t index_interval) {
     if (summary.entries.empty() || bytes_since_index >= index_interval) {
-      summary.entries.push_back(IndexEntry{
-          static_cast<uint32_t>(h.base_offset.value() - summary.base_offset.value()),
-          static_cast<uint32_t>(pos), summary.max_timestamp_ms});
+      summary.entries.push_back(
+          IndexEntry{static_cast<uint32_t>(h.base_offset.value() - summary.base_offset.value()),
+                     static_cast<uint32_t>(pos), summary.max_timestamp_ms});
       bytes_since_index = 0;
     }
     bytes_since_index += h.batch_bytes;
-    if (summary.first_timestamp_ms == kNoTimestamp) summary.first_timestamp_ms = h.first_timestamp_ms;
+    if (summary.first_timestamp_ms == kNoTimestamp)
+      summary.first_timestamp_ms = h.first_timestamp_ms;
     summary.max_timestamp_ms = std::max(summary.max_timestamp_ms, h.max_timestamp_ms);
     summary.next_offset = h.next_offset();
     summary.valid_bytes = pos + h.batch_bytes;
@@ -128,8 +130,8 @@ Result<std::shared_ptr<Log::Segment>> Log::create_segment(Offset base) {
 }
 
 Status Log::write_indexes(const Segment& seg) {
-  SLUICE_RETURN_IF_ERROR(
-      write_file_atomic(fs_, path_for(seg.summary.base_offset, ".index"), encode_offset_index(seg.summary)));
+  SLUICE_RETURN_IF_ERROR(write_file_atomic(fs_, path_for(seg.summary.base_offset, ".index"),
+                                           encode_offset_index(seg.summary)));
   return write_file_atomic(fs_, path_for(seg.summary.base_offset, ".timeindex"),
                            encode_time_index(seg.summary));
 }
@@ -215,8 +217,9 @@ Status Log::scan_segment(Segment& seg, bool is_last) {
 
   std::byte header[kSegmentHeaderSize];
   SLUICE_ASSIGN_OR_RETURN(size_t got, seg.file->pread(0, std::span(header, kSegmentHeaderSize)));
-  auto decoded = got == kSegmentHeaderSize ? decode_segment_header(ByteView(header, got))
-                                           : Result<SegmentHeader>(Status::corruption("short segment header"));
+  auto decoded = got == kSegmentHeaderSize
+                     ? decode_segment_header(ByteView(header, got))
+                     : Result<SegmentHeader>(Status::corruption("short segment header"));
   if (!decoded.ok() || decoded->base_offset != base) {
     // A segment is created with its header synced before anything is written to it, so a
     // damaged header on the newest segment means it never held an acknowledged record.
@@ -283,8 +286,8 @@ Status Log::scan_segment(Segment& seg, bool is_last) {
     SLUICE_RETURN_IF_ERROR(seg.file->truncate(bad_at));
     SLUICE_RETURN_IF_ERROR(seg.file->sync());
     SLUICE_RETURN_IF_ERROR(fs_->sync_dir(dir_));
-    logger()->error("log={} segment={} repaired: {} bytes from byte {} moved to {}", dir_,
-                    seg.path, size - bad_at, bad_at, aside);
+    logger()->error("log={} segment={} repaired: {} bytes from byte {} moved to {}", dir_, seg.path,
+                    size - bad_at, bad_at, aside);
     break;
   }
   return Status();
@@ -303,8 +306,8 @@ Status Log::roll_locked_io(std::unique_lock<std::mutex>& lock) {
   // Only the group-commit leader gets here, so the old segment's summary cannot change.
   Status s = old->file->sync();
   if (s.ok()) s = write_indexes(*old);
-  Result<std::shared_ptr<Segment>> fresh = s.ok() ? create_segment(old->summary.next_offset)
-                                                  : Result<std::shared_ptr<Segment>>(s);
+  Result<std::shared_ptr<Segment>> fresh =
+      s.ok() ? create_segment(old->summary.next_offset) : Result<std::shared_ptr<Segment>>(s);
   lock.lock();
   if (!fresh.ok()) return fresh.status();
   old->sealed = true;
@@ -343,7 +346,8 @@ Result<AppendResult> Log::append(std::span<const RecordIn> records) {
     std::shared_ptr<Segment> active = segments_.back();
     Offset next = active->summary.next_offset;
     const uint64_t pos = active->summary.valid_bytes;
-    std::vector<Writer*> group(writers_.begin(), writers_.begin() + static_cast<ptrdiff_t>(group_size));
+    std::vector<Writer*> group(writers_.begin(),
+                               writers_.begin() + static_cast<ptrdiff_t>(group_size));
     lock.unlock();
 
     encoder_.clear();
@@ -401,10 +405,9 @@ Result<ReadResult> Log::read(Offset from, ReadLimits limits) const {
   while (out.records.size() < limits.max_records) {
     // The segment holding `from`: the last based at or below it, skipping ones it is past
     // (the end of the log, or a gap left by --repair).
-    auto it = std::upper_bound(segments_.begin(), segments_.end(), from,
-                               [](Offset o, const std::shared_ptr<Segment>& s) {
-                                 return o < s->summary.base_offset;
-                               });
+    auto it = std::upper_bound(
+        segments_.begin(), segments_.end(), from,
+        [](Offset o, const std::shared_ptr<Segment>& s) { return o < s->summary.base_offset; });
     if (it != segments_.begin()) --it;
     while (it != segments_.end() && from >= (*it)->summary.next_offset) ++it;
     if (it == segments_.end()) break;
@@ -428,17 +431,18 @@ Result<ReadResult> Log::read(Offset from, ReadLimits limits) const {
         return batch.status().with_context("reading " + file->path());
       }
       if (batch->header.next_offset() <= from) continue;
-      Status s = for_each_record(batch->header, batch->bytes, batch->position, [&](const RecordView& r) {
-        if (full || r.offset < from) return;
-        if (out.records.size() >= limits.max_records ||
-            (!out.records.empty() && payload_bytes + r.payload.size() > limits.max_bytes)) {
-          full = true;
-          return;
-        }
-        payload_bytes += r.payload.size();
-        out.records.push_back(r);
-        out.next_offset = Offset(r.offset.value() + 1);
-      });
+      Status s =
+          for_each_record(batch->header, batch->bytes, batch->position, [&](const RecordView& r) {
+            if (full || r.offset < from) return;
+            if (out.records.size() >= limits.max_records ||
+                (!out.records.empty() && payload_bytes + r.payload.size() > limits.max_bytes)) {
+              full = true;
+              return;
+            }
+            payload_bytes += r.payload.size();
+            out.records.push_back(r);
+            out.next_offset = Offset(r.offset.value() + 1);
+          });
       if (!s.ok()) return s.with_context("reading " + file->path());
     }
     for (auto& b : scanner.take_buffers()) out.buffers_.push_back(std::move(b));
@@ -452,9 +456,11 @@ Result<ReadResult> Log::read(Offset from, ReadLimits limits) const {
 
 Result<Offset> Log::offset_at_time(int64_t ts_ms) const {
   std::unique_lock lock(mu_);
-  auto it = std::find_if(segments_.begin(), segments_.end(), [&](const std::shared_ptr<Segment>& s) {
-    return s->summary.max_timestamp_ms >= ts_ms && s->summary.next_offset > s->summary.base_offset;
-  });
+  auto it =
+      std::find_if(segments_.begin(), segments_.end(), [&](const std::shared_ptr<Segment>& s) {
+        return s->summary.max_timestamp_ms >= ts_ms &&
+               s->summary.next_offset > s->summary.base_offset;
+      });
   if (it == segments_.end()) return segments_.back()->summary.next_offset;
   const Segment& seg = **it;
   const uint64_t begin = seg.summary.entries[find_entry_for_time(seg.summary, ts_ms)].position;
@@ -471,9 +477,10 @@ Result<Offset> Log::offset_at_time(int64_t ts_ms) const {
     }
     if (batch->header.max_timestamp_ms < ts_ms) continue;
     std::optional<Offset> found;
-    Status s = for_each_record(batch->header, batch->bytes, batch->position, [&](const RecordView& r) {
-      if (!found && r.arrival_ms >= ts_ms) found = r.offset;
-    });
+    Status s =
+        for_each_record(batch->header, batch->bytes, batch->position, [&](const RecordView& r) {
+          if (!found && r.arrival_ms >= ts_ms) found = r.offset;
+        });
     if (!s.ok()) return s.with_context("reading " + file->path());
     if (found) return *found;
   }
@@ -529,9 +536,20 @@ Status Log::sync() {
   std::shared_ptr<Segment> active;
   {
     std::lock_guard lock(mu_);
+    if (!poisoned_.ok()) return poisoned_;
     active = segments_.back();
   }
-  return active->file->sync();
+  Status s = active->file->sync();
+  if (!s.ok()) {
+    // After a failed fdatasync the kernel may have dropped the dirty pages: nothing more
+    // can be promised about this log until a restart has recovered it.
+    std::lock_guard lock(mu_);
+    if (poisoned_.ok()) {
+      poisoned_ = s;
+      logger()->error("log={} refuses appends from now on: {}", dir_, s.to_string());
+    }
+  }
+  return s;
 }
 
 Status Log::close() {

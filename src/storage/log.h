@@ -1,5 +1,12 @@
 #pragma once
 
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/result.h"
+#include "storage/batch_format.h"
+#include "storage/segment_index.h"
+#include "storage/types.h"
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -9,13 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
-#include "base/file.h"
-#include "base/result.h"
-#include "storage/batch_format.h"
-#include "storage/segment_index.h"
-#include "storage/types.h"
-
 namespace sluice::storage {
 
 struct LogOptions {
@@ -24,7 +24,7 @@ struct LogOptions {
   int64_t segment_max_age_ms = 60 * 60 * 1000;        // ... or its first record is this old
   uint32_t index_interval_bytes = 4096;               // one sparse index entry per this many bytes
   size_t max_group_bytes = 8 * 1024 * 1024;           // cap of one group-commit write
-  bool repair = false;  // on start, set aside a damaged middle instead of refusing to open
+  bool repair = false;       // on start, set aside a damaged middle instead of refusing to open
   Offset initial_offset{0};  // first offset of a log created by open()
 };
 

@@ -6,8 +6,8 @@ namespace sluice::storage {
 
 Status validate_log_name(std::string_view name) {
   const bool chars_ok = std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
   if (name.empty() || name.size() > 200 || !chars_ok || name == "." || name == "..") {
     return Status::invalid_argument("invalid log name '" + std::string(name) + "'");

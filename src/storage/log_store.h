@@ -1,16 +1,16 @@
 #pragma once
 
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/result.h"
+#include "storage/log.h"
+
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "base/clock.h"
-#include "base/file.h"
-#include "base/result.h"
-#include "storage/log.h"
 
 namespace sluice::storage {
 

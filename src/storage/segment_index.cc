@@ -1,10 +1,10 @@
 #include "storage/segment_index.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "base/bytes.h"
 #include "base/checksum.h"
+
+#include <algorithm>
+#include <cstring>
 
 namespace sluice::storage {
 namespace {
@@ -27,7 +27,9 @@ void put64(std::string& out, uint64_t v) {
   store_le64(b, v);
   out.append(reinterpret_cast<const char*>(b), 8);
 }
-const std::byte* bytes_of(std::string_view s) { return reinterpret_cast<const std::byte*>(s.data()); }
+const std::byte* bytes_of(std::string_view s) {
+  return reinterpret_cast<const std::byte*>(s.data());
+}
 
 void seal(std::string& out) { put64(out, checksum(as_bytes(out))); }
 
@@ -71,7 +73,9 @@ std::string encode_time_index(const SegmentSummary& s) {
 
 Result<SegmentSummary> decode_indexes(std::string_view off, std::string_view tim, Offset base,
                                       uint64_t file_bytes) {
-  auto bad = [](std::string_view why) { return Status::corruption(std::string("index: ") + std::string(why)); };
+  auto bad = [](std::string_view why) {
+    return Status::corruption(std::string("index: ") + std::string(why));
+  };
   if (off.size() < kOffsetHeader + 8 || std::memcmp(off.data(), kOffsetIndexMagic, 8) != 0) {
     return bad("offset index header");
   }
@@ -103,7 +107,8 @@ Result<SegmentSummary> decode_indexes(std::string_view off, std::string_view tim
     e.rel_offset = load_le32(o + kOffsetHeader + i * kOffsetEntry);
     e.position = load_le32(o + kOffsetHeader + i * kOffsetEntry + 4);
     e.max_ts_before = static_cast<int64_t>(load_le64(t + kTimeHeader + i * kTimeEntry));
-    if (load_le32(t + kTimeHeader + i * kTimeEntry + 8) != e.rel_offset) return bad("entries differ");
+    if (load_le32(t + kTimeHeader + i * kTimeEntry + 8) != e.rel_offset)
+      return bad("entries differ");
     if (e.position >= s.valid_bytes || e.rel_offset >= s.next_offset.value() - base.value()) {
       return bad("entry out of range");
     }

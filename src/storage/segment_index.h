@@ -1,13 +1,13 @@
 #pragma once
 
+#include "base/result.h"
+#include "storage/types.h"
+
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "base/result.h"
-#include "storage/types.h"
 
 // The sparse offset index (`.index`) and time index (`.timeindex`) written beside a sealed
 // segment, and the in-memory summary they describe. Formats: docs/formats/segment.md.

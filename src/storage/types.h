@@ -1,11 +1,11 @@
 #pragma once
 
+#include "base/bytes.h"
+#include "base/named_type.h"
+
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-#include "base/bytes.h"
-#include "base/named_type.h"
 
 namespace sluice::storage {
 

@@ -1,8 +1,8 @@
 #include "storage/internal/batch_scanner.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace sluice::storage::internal {
 
@@ -14,7 +14,8 @@ Result<bool> BatchScanner::ensure(size_t n) {
   if (n > end_ - pos_) return false;
   if (buf_ && pos_ >= buf_start_ && pos_ + n <= buf_start_ + buf_len_) return true;
   // Refill from pos_: a batch is read whole into one buffer, its views never span two.
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(n, chunk_bytes_), end_ - pos_));
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(std::max(n, chunk_bytes_), end_ - pos_));
   if (keep_buffers_ && buf_) kept_.push_back(std::move(buf_));
   if (!buf_ || buf_capacity_ < want) {
     buf_ = std::make_unique<std::byte[]>(want);
@@ -35,7 +36,8 @@ Result<BatchScanner::Batch> BatchScanner::next() {
   SLUICE_ASSIGN_OR_RETURN(BatchHeader h, decode_batch_header(ByteView(base, kBatchHeaderSize), at));
   SLUICE_ASSIGN_OR_RETURN(bool have_batch, ensure(h.batch_bytes));
   if (!have_batch) {
-    return Status::corruption(fmt::format("batch at byte {} reaches past the end of the segment", at));
+    return Status::corruption(
+        fmt::format("batch at byte {} reaches past the end of the segment", at));
   }
   const ByteView bytes(buf_.get() + (pos_ - buf_start_), h.batch_bytes);
   SLUICE_RETURN_IF_ERROR(verify_batch(h, bytes, at));

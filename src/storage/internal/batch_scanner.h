@@ -1,12 +1,12 @@
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <vector>
-
 #include "base/file.h"
 #include "base/result.h"
 #include "storage/batch_format.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace sluice::storage::internal {
 
