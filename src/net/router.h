@@ -1,0 +1,64 @@
+#pragma once
+
+#include "net/http_message.h"
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::net {
+
+// Answers one request. Runs on an io_context thread, on the connection's strand: it must
+// not block (hand blocking file work to the I/O pool) and should not throw; an exception
+// becomes a 500 InternalFailure and is logged.
+//
+// Handlers are synchronous for now. The seam for async handlers is Router::route(): the
+// connection awaits it through one call site (Connection::dispatch), so an awaitable
+// handler kind can be added to Router without touching connections or existing handlers.
+using Handler = std::function<Response(const Request&)>;
+
+// Maps a request to its handler. Two kinds of route:
+//   - by method and exact path ("GET", "/_sluice/health"); the query string is ignored;
+//   - by the prefix of the X-Amz-Target header ("Kinesis_20131202."), for the AWS JSON
+//     protocols, whose requests are all "POST /" and name the operation in that header.
+// A request that carries a non-empty X-Amz-Target is routed by it alone (longest matching
+// prefix wins); any other request by method and path.
+//
+// Built by the composition root before the server starts; afterwards it is only read, so
+// route() may be called from any number of threads at once. Registering while serving is a
+// data race. The Router must outlive every Server that uses it.
+class Router {
+ public:
+  Router() = default;
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // REQUIRES: no route for (method, path) yet; `path` starts with '/'.
+  void add(std::string_view method, std::string_view path, Handler handler);
+  // REQUIRES: `prefix` is non-empty and not registered yet.
+  void add_target_prefix(std::string_view prefix, Handler handler);
+
+  // The handler's response, or when no route matches:
+  //   - X-Amz-Target request: 404 {"__type":"UnknownOperationException","message":...};
+  //   - known path, other method: 405 {"message":...} with an Allow header;
+  //   - otherwise: 404 {"message":...}.
+  // Exceptions from the handler propagate to the caller (the connection maps them to 500).
+  Response route(const Request& request) const;
+
+ private:
+  struct PathRoute {
+    std::string method;
+    std::string path;
+    Handler handler;
+  };
+  struct TargetRoute {
+    std::string prefix;
+    Handler handler;
+  };
+
+  std::vector<PathRoute> path_routes_;
+  std::vector<TargetRoute> target_routes_;
+};
+
+}  // namespace sluice::net

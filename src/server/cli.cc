@@ -1,0 +1,151 @@
+#include "server/cli.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/server.h"
+#include "server/version.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdio>
+#include <exception>
+#include <sstream>
+
+namespace sluice::server {
+
+namespace {
+
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += "; ";
+    } else {
+      out.push_back(c);
+    }
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  return out;
+}
+
+CliCommand usage_error(std::string_view message) {
+  CliCommand cmd;
+  cmd.action = CliCommand::Action::kExit;
+  cmd.exit_code = kUsageError;
+  cmd.err = fmt::format("sluice: error: {}\n", one_line(message));
+  return cmd;
+}
+
+// Prints `message` as the one stderr line of a failed start.
+int fail_start(const Status& status) {
+  std::fprintf(stderr, "sluice: error: %s\n", one_line(status.message()).c_str());
+  std::fflush(stderr);
+  return kUsageError;
+}
+
+int serve(const Config& config) {
+  Status level = logging::init(config.log_level);
+  if (!level.ok()) return fail_start(level);
+
+  auto opened = Server::open(config, SystemClock::instance());
+  if (!opened.ok()) return fail_start(opened.status());
+  std::unique_ptr<Server> server = std::move(opened).value();
+  // Later layers register routes and shutdown steps here, between open() and start().
+
+  Status started = server->start();
+  if (!started.ok()) return fail_start(started);
+
+  std::printf("sluice ready: listening on %s data-dir=%s fsync=%s version=%s\n",
+              server->url().c_str(), server->data_dir().path().c_str(),
+              std::string(storage::fsync_policy_name(config.log.fsync)).c_str(), std::string(version()).c_str());
+  std::fflush(stdout);
+
+  server->wait_for_stop();
+  Status stopped = server->shutdown();
+  return stopped.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+CliCommand parse_command_line(int argc, const char* const* argv) {
+  CLI::App app{"Sluice: a self-hosted Kinesis Data Streams and Lambda engine", "sluice"};
+  app.set_version_flag("--version", fmt::format("sluice {}", version()));
+  app.require_subcommand(1);
+
+  Config config;
+  int port = config.http.port;
+  std::string fsync(storage::fsync_policy_name(config.log.fsync));
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Serve the Kinesis and Lambda APIs over HTTP");
+  serve_cmd->add_option("--host", config.http.host, "Address to listen on")->capture_default_str();
+  serve_cmd->add_option("--port", port, "TCP port; 0 picks a free one")
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            int value = -1;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec != std::errc() || end != text.data() + text.size() || value < 0 ||
+                value > 65535) {
+              return fmt::format("'{}' is not a port number (0 to 65535)", text);
+            }
+            return {};
+          },
+          "PORT"))
+      ->capture_default_str();
+  serve_cmd->add_option("--data-dir", config.data_dir, "Directory for all persistent state")
+      ->capture_default_str();
+  serve_cmd->add_option("--fsync", fsync, "When appends are made durable: always, group, never")
+      ->check(CLI::IsMember({"always", "group", "never"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--log-level", config.log_level,
+                   "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  serve_cmd->add_flag("--repair", config.log.repair,
+                      "Start even when a log is damaged in the middle, setting the damaged bytes "
+                      "aside (docs/formats/segment.md)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {  // --help, --version
+      std::ostringstream out;
+      std::ostringstream err;
+      CliCommand cmd;
+      cmd.exit_code = app.exit(e, out, err);
+      cmd.out = out.str();
+      cmd.err = err.str();
+      return cmd;
+    }
+    return usage_error(fmt::format("{} (see sluice serve --help)", e.what()));
+  } catch (const std::exception& e) {  // CLI11 may throw others for odd input
+    return usage_error(e.what());
+  }
+
+  config.http.port = static_cast<uint16_t>(port);
+  const auto policy = storage::parse_fsync_policy(fsync);
+  if (!policy) return usage_error(fmt::format("--fsync: unknown policy '{}' (always, group, never)", fsync));
+  config.log.fsync = *policy;
+  Status valid = validate(config);
+  if (!valid.ok()) return usage_error(valid.message());
+
+  CliCommand cmd;
+  cmd.action = CliCommand::Action::kServe;
+  cmd.config = std::move(config);
+  return cmd;
+}
+
+int run_cli(int argc, const char* const* argv) {
+  CliCommand cmd = parse_command_line(argc, argv);
+  if (cmd.action == CliCommand::Action::kExit) {
+    std::fputs(cmd.out.c_str(), stdout);
+    std::fputs(cmd.err.c_str(), stderr);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    return cmd.exit_code;
+  }
+  return serve(cmd.config);
+}
+
+}  // namespace sluice::server

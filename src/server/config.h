@@ -1,0 +1,31 @@
+#pragma once
+
+#include "base/result.h"
+#include "base/status.h"
+#include "net/server.h"
+#include "storage/log.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::server {
+
+// Everything `sluice serve` is configured with: one plain tree with defaults in code,
+// filled from flags by the CLI and checked once by validate() before anything starts.
+struct Config {
+  net::ServerOptions http;  // host, port and request limits
+  size_t io_threads = 2;    // threads running the one io_context
+  std::string data_dir = "./data";
+  storage::LogOptions log;  // fsync policy, segment sizes, repair
+  std::string log_level = "info";
+  // How long SIGTERM waits for in-flight requests before closing their connections.
+  std::chrono::milliseconds shutdown_grace{10'000};
+};
+
+// ok, or kInvalidArgument naming the first bad field, e.g. "--log-level: unknown level 'x'".
+Status validate(const Config& config);
+
+}  // namespace sluice::server

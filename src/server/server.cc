@@ -1,0 +1,161 @@
+#include "server/server.h"
+
+#include "base/check.h"
+#include "base/log.h"
+#include "server/health.h"
+#include "server/version.h"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+
+namespace sluice::server {
+
+namespace {
+std::shared_ptr<spdlog::logger> logger() { return logging::get("server"); }
+
+std::string_view signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "signal";
+  }
+}
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) {
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::open(config.data_dir));
+  std::unique_ptr<Server> server(new Server(std::move(config), clock, std::move(dir)));
+  SLUICE_RETURN_IF_ERROR(server->open_storage());
+  return server;
+}
+
+Status Server::open_storage() {
+  SLUICE_ASSIGN_OR_RETURN(catalog_, storage::Catalog::open(data_dir_->file("catalog.db")));
+  // Every log is recovered here, before anything listens: damage stops the start.
+  SLUICE_ASSIGN_OR_RETURN(logs_, storage::LogStore::open(FileSystem::posix(), data_dir_->file("logs"),
+                                                         config_.log, clock_));
+  // Registered first, so it runs last: after every layer above has stopped appending.
+  on_shutdown("storage", [this] { return logs_->close_all(); });
+  return Status();
+}
+
+Server::Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_dir)
+    : config_(std::move(config)),
+      clock_(clock),
+      start_time_(clock->steady_now()),
+      data_dir_(std::move(data_dir)),
+      loop_(std::make_unique<net::EventLoop>(config_.io_threads)) {
+  router_.add("GET", "/_sluice/health",
+              make_health_handler(
+                  HealthInfo{std::string(version()), data_dir_->path(), clock_, start_time_}));
+  http_ = std::make_unique<net::Server>(loop_.get(), &router_, config_.http);
+}
+
+Server::~Server() {
+  // Without shutdown(): no draining, no hooks; only make sure nothing runs past our members.
+  http_.reset();  // closes connections while the loop still runs
+  loop_->stop();
+  loop_->join();
+  signals_.reset();  // before the io_context it belongs to
+  loop_.reset();
+}
+
+void Server::on_shutdown(std::string name, std::function<Status()> hook) {
+  SLUICE_CHECK(!started_, "on_shutdown() after start()");
+  hooks_.push_back({std::move(name), std::move(hook)});
+}
+
+Status Server::start() {
+  SLUICE_CHECK(!started_, "Server::start() called twice");
+  started_ = true;
+  // A client that disconnects must not kill us with SIGPIPE (Asio sends with MSG_NOSIGNAL,
+  // but child processes and pipes will not).
+  std::signal(SIGPIPE, SIG_IGN);
+  // Before the loop runs and before we listen: from here on SIGTERM means "drain and exit 0".
+  signals_ = std::make_unique<boost::asio::signal_set>(loop_->context(), SIGINT, SIGTERM);
+  arm_signals();
+  loop_->start();
+  Status listening = http_->start();
+  if (!listening.ok()) return listening;
+  logger()->info("listening on {} data_dir={} fsync={} repair={} logs={}", url(), data_dir_->path(),
+                 storage::fsync_policy_name(config_.log.fsync), config_.log.repair,
+                 logs_->log_names().size());
+  return Status();
+}
+
+void Server::arm_signals() {
+  signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;  // cancelled: shutting down
+    bool second = false;
+    {
+      std::lock_guard lock(stop_mu_);
+      second = stop_requested_;
+      if (!second) {
+        stop_requested_ = true;
+        stop_signal_ = sig;
+      }
+    }
+    if (second) {
+      logger()->warn("{} again while stopping; exiting now without draining", signal_name(sig));
+      logger()->flush();
+      std::_Exit(1);
+    }
+    logger()->info("{} received; stopping", signal_name(sig));
+    stop_cv_.notify_all();
+    arm_signals();
+  });
+}
+
+std::string Server::url() const {
+  const std::string address = http_->local_address();
+  if (address.find(':') != std::string::npos) {
+    return fmt::format("http://[{}]:{}", address, http_->port());
+  }
+  return fmt::format("http://{}:{}", address, http_->port());
+}
+
+int Server::wait_for_stop() {
+  std::unique_lock lock(stop_mu_);
+  stop_cv_.wait(lock, [this] { return stop_requested_; });
+  return stop_signal_;
+}
+
+void Server::request_stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_requested_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+Status Server::shutdown() {
+  SLUICE_CHECK(started_ && !shut_down_, "shutdown() before start() or twice");
+  shut_down_ = true;
+  const net::ShutdownStats stats = http_->shutdown(config_.shutdown_grace);
+  logger()->info("http drained: {} connection(s) finished, {} closed at the deadline",
+                 stats.finished, stats.forced);
+
+  Status first_failure;
+  for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) {
+    Status s = it->run();
+    if (!s.ok()) {
+      logger()->error("shutdown step '{}' failed: {}", it->name, s.to_string());
+      if (first_failure.ok()) first_failure = s.with_context("shutdown step " + it->name);
+    }
+  }
+
+  // The signal set may only be touched off the loop once no thread runs it (its handler
+  // re-arms it on a loop thread). Destroying it restores the default signal actions.
+  loop_->stop();
+  loop_->join();
+  signals_.reset();
+  logger()->info("stopped");
+  return first_failure;
+}
+
+}  // namespace sluice::server

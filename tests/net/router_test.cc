@@ -1,0 +1,120 @@
+#include "net/router.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace sluice::net {
+namespace {
+
+Request make_request(std::string_view method, std::string_view path) {
+  Request r;
+  r.method = method;
+  r.target = path;
+  r.path = path;
+  return r;
+}
+
+Handler answer(std::string body) {
+  return [body = std::move(body)](const Request&) { return Response::text(200, body); };
+}
+
+TEST(RouterTest, RoutesByMethodAndExactPath) {
+  Router router;
+  router.add("GET", "/a", answer("get a"));
+  router.add("POST", "/a", answer("post a"));
+  router.add("GET", "/a/b", answer("get a/b"));
+  EXPECT_EQ(router.route(make_request("GET", "/a")).body, "get a");
+  EXPECT_EQ(router.route(make_request("POST", "/a")).body, "post a");
+  EXPECT_EQ(router.route(make_request("GET", "/a/b")).body, "get a/b");
+  EXPECT_EQ(router.route(make_request("GET", "/a/")).status, 404);
+}
+
+TEST(RouterTest, UnknownPathIs404Json) {
+  Router router;
+  const Response r = router.route(make_request("GET", "/nope"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"message":"no route for GET /nope"})");
+}
+
+TEST(RouterTest, KnownPathWithOtherMethodIs405ListingAllowedMethods) {
+  Router router;
+  router.add("GET", "/a", answer("x"));
+  router.add("PUT", "/a", answer("y"));
+  const Response r = router.route(make_request("DELETE", "/a"));
+  EXPECT_EQ(r.status, 405);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "Allow");
+  EXPECT_EQ(r.headers[0].second, "GET, PUT");
+}
+
+TEST(RouterTest, AmzTargetRoutesByLongestPrefix) {
+  Router router;
+  router.add_target_prefix("Kinesis_20131202.", answer("kinesis"));
+  router.add_target_prefix("Kinesis_20131202.Put", answer("put"));
+  Request r = make_request("POST", "/");
+  r.headers.push_back({"x-amz-target", "Kinesis_20131202.PutRecords"});
+  EXPECT_EQ(router.route(r).body, "put");
+  r.headers[0].value = "Kinesis_20131202.ListStreams";
+  EXPECT_EQ(router.route(r).body, "kinesis");
+}
+
+TEST(RouterTest, UnknownAmzTargetIsUnknownOperationException) {
+  Router router;
+  router.add_target_prefix("Kinesis_20131202.", answer("kinesis"));
+  router.add("POST", "/", answer("path route must not win"));
+  Request r = make_request("POST", "/");
+  r.headers.push_back({"X-Amz-Target", "DynamoDB_20120810.\"Scan\"\x01"});
+  const Response resp = router.route(r);
+  EXPECT_EQ(resp.status, 400);  // as Kinesis answers an unknown X-Amz-Target
+  EXPECT_EQ(
+      resp.body,
+      R"({"__type":"UnknownOperationException","message":"unknown operation DynamoDB_20120810.\"Scan\"?"})");
+}
+
+TEST(RouterTest, EmptyAmzTargetFallsBackToPathRouting) {
+  Router router;
+  router.add("POST", "/", answer("path"));
+  Request r = make_request("POST", "/");
+  r.headers.push_back({"X-Amz-Target", ""});
+  EXPECT_EQ(router.route(r).body, "path");
+}
+
+TEST(RouterTest, HandlerExceptionsPropagateToTheCaller) {
+  Router router;
+  router.add("GET", "/boom", [](const Request&) -> Response { throw std::runtime_error("x"); });
+  EXPECT_THROW(router.route(make_request("GET", "/boom")), std::runtime_error);
+}
+
+TEST(RouterDeathTest, DuplicateRouteIsABug) {
+  Router router;
+  router.add("GET", "/a", answer("x"));
+  EXPECT_DEATH(router.add("GET", "/a", answer("y")), "registered twice");
+}
+
+TEST(RequestTest, HeaderLookupIgnoresCaseAndReturnsFirst) {
+  Request r;
+  r.headers = {{"Content-Type", "a"}, {"content-type", "b"}};
+  EXPECT_EQ(r.header("CONTENT-TYPE"), "a");
+  EXPECT_TRUE(r.has_header("content-type"));
+  EXPECT_EQ(r.header("X-Missing"), "");
+  EXPECT_FALSE(r.has_header("X-Missing"));
+}
+
+TEST(JsonQuoteTest, EscapesQuotesBackslashesAndControlCharacters) {
+  EXPECT_EQ(json_quote("plain"), R"("plain")");
+  EXPECT_EQ(json_quote("a\"b\\c\n\t\x01"), R"("a\"b\\c\n\t\u0001")");
+  EXPECT_EQ(json_quote("h\xc3\xa9"), "\"h\xc3\xa9\"");
+}
+
+TEST(ResponseTest, JsonErrorHasAwsShape) {
+  const Response r = Response::json_error(400, "ValidationException", "bad \"name\"");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"__type":"ValidationException","message":"bad \"name\""})");
+}
+
+}  // namespace
+}  // namespace sluice::net
