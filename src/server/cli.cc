@@ -59,7 +59,8 @@ int serve(const Config& config) {
 
   std::printf("sluice ready: listening on %s data-dir=%s fsync=%s version=%s\n",
               server->url().c_str(), server->data_dir().path().c_str(),
-              std::string(storage::fsync_policy_name(config.log.fsync)).c_str(), std::string(version()).c_str());
+              std::string(storage::fsync_policy_name(config.log.fsync)).c_str(),
+              std::string(version()).c_str());
   std::fflush(stdout);
 
   server->wait_for_stop();
@@ -125,7 +126,8 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
 
   config.http.port = static_cast<uint16_t>(port);
   const auto policy = storage::parse_fsync_policy(fsync);
-  if (!policy) return usage_error(fmt::format("--fsync: unknown policy '{}' (always, group, never)", fsync));
+  if (!policy)
+    return usage_error(fmt::format("--fsync: unknown policy '{}' (always, group, never)", fsync));
   config.log.fsync = *policy;
   Status valid = validate(config);
   if (!valid.ok()) return usage_error(valid.message());

@@ -37,8 +37,9 @@ Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) 
 Status Server::open_storage() {
   SLUICE_ASSIGN_OR_RETURN(catalog_, storage::Catalog::open(data_dir_->file("catalog.db")));
   // Every log is recovered here, before anything listens: damage stops the start.
-  SLUICE_ASSIGN_OR_RETURN(logs_, storage::LogStore::open(FileSystem::posix(), data_dir_->file("logs"),
-                                                         config_.log, clock_));
+  SLUICE_ASSIGN_OR_RETURN(
+      logs_,
+      storage::LogStore::open(FileSystem::posix(), data_dir_->file("logs"), config_.log, clock_));
   // Registered first, so it runs last: after every layer above has stopped appending.
   on_shutdown("storage", [this] { return logs_->close_all(); });
   return Status();

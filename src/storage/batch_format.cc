@@ -54,10 +54,8 @@ Result<SegmentHeader> decode_segment_header(ByteView in) {
   return h;
 }
 
-Result<BatchHeader> decode_batch_header(ByteView in, FilePos at) {
-  if (in.size() < kBatchHeaderSize) {
-    return Status::corruption(fmt::format("short batch header at byte {}", at));
-  }
+std::optional<BatchHeader> parse_batch_header(ByteView in) {
+  if (in.size() < kBatchHeaderSize) return std::nullopt;
   const std::byte* p = in.data();
   BatchHeader h;
   h.checksum = load_le64(p);
@@ -71,10 +69,39 @@ Result<BatchHeader> decode_batch_header(ByteView in, FilePos at) {
   const uint64_t min_bytes = kBatchHeaderSize + uint64_t{h.record_count} * kRecordHeaderSize;
   if (h.version != kBatchFormatVersion || h.flags != 0 || h.record_count == 0 ||
       h.record_count > kMaxBatchRecords || h.batch_bytes > kMaxBatchBytes ||
-      h.batch_bytes < min_bytes || load_le32(p + 28) != 0) {
-    return Status::corruption(fmt::format("impossible batch header at byte {}", at));
+      h.batch_bytes < min_bytes || load_le32(p + 28) != 0 ||
+      h.first_timestamp_ms > h.max_timestamp_ms) {
+    return std::nullopt;
   }
   return h;
+}
+
+Result<BatchHeader> decode_batch_header(ByteView in, FilePos at) {
+  if (in.size() < kBatchHeaderSize) {
+    return Status::corruption(fmt::format("short batch header at byte {}", at));
+  }
+  auto h = parse_batch_header(in);
+  if (!h) return Status::corruption(fmt::format("impossible batch header at byte {}", at));
+  return *h;
+}
+
+Status check_batch_records(const BatchHeader& header, ByteView in, FilePos at) {
+  int64_t max_ts = kMinTimestamp;
+  bool first = true;
+  bool bad = false;
+  SLUICE_RETURN_IF_ERROR(for_each_record(header, in, at, [&](const RecordView& r) {
+    if (first && r.arrival_ms != header.first_timestamp_ms) bad = true;
+    first = false;
+    max_ts = std::max(max_ts, r.arrival_ms);
+    if (r.partition_key.size() > kMaxPartitionKeyBytes ||
+        r.explicit_hash_key.size() > kMaxExplicitHashKeyBytes) {
+      bad = true;
+    }
+  }));
+  if (bad || max_ts != header.max_timestamp_ms) {
+    return Status::corruption(fmt::format("batch at byte {} disagrees with its own header", at));
+  }
+  return Status();
 }
 
 Status verify_batch(const BatchHeader& header, ByteView in, FilePos at) {

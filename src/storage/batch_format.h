@@ -5,6 +5,8 @@
 #include "storage/types.h"
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -22,6 +24,7 @@ inline constexpr size_t kRecordHeaderSize = 16;
 // One append becomes one batch; nothing larger is ever written or accepted when read.
 inline constexpr size_t kMaxBatchBytes = 64 * 1024 * 1024;
 inline constexpr uint32_t kMaxBatchRecords = 1'000'000;
+inline constexpr int64_t kMinTimestamp = std::numeric_limits<int64_t>::min();
 
 struct SegmentHeader {
   uint32_t version = kSegmentFormatVersion;
@@ -48,10 +51,19 @@ struct BatchHeader {
 // Decodes and sanity-checks a batch header (not the checksum: that needs the whole batch).
 // kCorruption naming `at` when the bytes cannot be a batch header.
 Result<BatchHeader> decode_batch_header(ByteView in, FilePos at);
+// The same check without building an error: for scans that try many positions.
+std::optional<BatchHeader> parse_batch_header(ByteView in);
 
-// Validates the checksum of a whole batch `in` (exactly header.batch_bytes long) and walks
-// its records, calling fn(const RecordView&) for each; the views point into `in`.
-// kCorruption naming `at` on a checksum mismatch or a record that overruns the batch.
+// Everything recovery checks beyond the checksum: the records exactly fill the batch, keep
+// to the writer's key limits, and agree with the header's timestamps. A checksum-valid batch
+// that fails this was not written by Sluice. REQUIRES: verify_batch() passed.
+Status check_batch_records(const BatchHeader& header, ByteView in, FilePos at);
+
+// Walks the records of a whole batch `in` (exactly header.batch_bytes long), calling
+// fn(const RecordView&) for each; the views point into `in`. kCorruption naming `at` for a
+// record that overruns the batch or records that do not fill it. Memory-safe on any bytes,
+// but only meaningful after verify_batch() (BatchScanner::next() does that), which is not
+// repeated here: the read path would otherwise checksum every batch twice.
 template <typename Fn>
 Status for_each_record(const BatchHeader& header, ByteView in, FilePos at, Fn&& fn);
 
@@ -105,7 +117,7 @@ Status record_overrun(FilePos at);
 
 template <typename Fn>
 Status for_each_record(const BatchHeader& header, ByteView in, FilePos at, Fn&& fn) {
-  SLUICE_RETURN_IF_ERROR(verify_batch(header, in, at));
+  if (in.size() < kBatchHeaderSize) return record_overrun(at);
   size_t pos = kBatchHeaderSize;
   for (uint32_t i = 0; i < header.record_count; ++i) {
     if (in.size() - pos < kRecordHeaderSize) return record_overrun(at);

@@ -35,15 +35,16 @@ std::optional<uint64_t> parse_segment_name(std::string_view name) {
 // whole follows). Only runs on the failure path of recovery.
 bool whole_batch_after(const File& file, uint64_t from, uint64_t end) {
   constexpr size_t kWindow = 1 << 20;
-  std::vector<std::byte> window(kWindow + kBatchHeaderSize);
+  if (from >= end) return false;
+  std::vector<std::byte> window(std::min<uint64_t>(kWindow + kBatchHeaderSize, end - from));
   std::vector<std::byte> batch;
   for (uint64_t start = from; start + kBatchHeaderSize <= end; start += kWindow) {
     auto got = file.pread(start, window);
     if (!got.ok()) return false;
     for (size_t i = 0; i + kBatchHeaderSize <= *got && i < kWindow; ++i) {
-      auto h =
-          decode_batch_header(ByteView(window.data() + i, kBatchHeaderSize), FilePos(start + i));
-      if (!h.ok() || start + i + h->batch_bytes > end) continue;
+      // Most positions fail this cheap check; only plausible headers cost a read.
+      auto h = parse_batch_header(ByteView(window.data() + i, kBatchHeaderSize));
+      if (!h || start + i + h->batch_bytes > end) continue;
       batch.resize(h->batch_bytes);
       auto n = file.pread(start + i, batch);
       if (n.ok() && *n == batch.size() &&
@@ -165,6 +166,9 @@ Status Log::recover() {
     seg->first_append_ms = clock_->now_ms();
     if (is_last) {
       SLUICE_RETURN_IF_ERROR(scan_segment(*seg, /*is_last=*/true));
+      // The scan may have found batches a killed process wrote but never synced; they are
+      // served from now on, so a power failure must not take them back.
+      SLUICE_RETURN_IF_ERROR(seg->file->sync());
     } else {
       SLUICE_RETURN_IF_ERROR(load_sealed(*seg, false));
       seg->sealed = true;
@@ -241,6 +245,10 @@ Status Log::scan_segment(Segment& seg, bool is_last) {
   Offset expected = base;
   while (true) {
     auto batch = scanner.next();
+    if (batch.ok()) {
+      Status records = check_batch_records(batch->header, batch->bytes, batch->position);
+      if (!records.ok()) batch = records;
+    }
     if (batch.ok() && batch->header.base_offset != expected) {
       batch = Status::corruption(fmt::format("batch at byte {} has offset {}, expected {}",
                                              batch->position, batch->header.base_offset, expected));
@@ -526,9 +534,11 @@ Result<size_t> Log::trim_before_time(int64_t cutoff_ms) {
       Status s = fs_->remove_file(path_for(base, ext));
       if (!s.ok() && !s.is_not_found() && fs_->exists(path_for(base, ext))) return s;
     }
+    // One directory sync per segment, oldest first: whatever a power failure keeps of the
+    // removals is then a prefix of them, never a gap in the middle of the log.
+    SLUICE_RETURN_IF_ERROR(fs_->sync_dir(dir_));
     logger()->debug("log={} retention removed segment base={}", dir_, base);
   }
-  if (!doomed.empty()) SLUICE_RETURN_IF_ERROR(fs_->sync_dir(dir_));
   return doomed.size();
 }
 

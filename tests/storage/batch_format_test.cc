@@ -1,5 +1,6 @@
 #include "storage/batch_format.h"
 
+#include "base/checksum.h"
 #include "tests/storage/test_records.h"
 
 #include <gtest/gtest.h>
@@ -27,8 +28,13 @@ std::vector<RecordView> decode_all(const std::vector<std::byte>& bytes, Status* 
     if (status) *status = h.status();
     return out;
   }
-  Status s = for_each_record(*h, ByteView(bytes.data(), bytes.size()), FilePos(0),
-                             [&](const RecordView& r) { out.push_back(r); });
+  Status s = verify_batch(*h, ByteView(bytes.data(), bytes.size()), FilePos(0));
+  if (!s.ok()) {
+    if (status) *status = s;
+    return out;
+  }
+  s = for_each_record(*h, ByteView(bytes.data(), bytes.size()), FilePos(0),
+                      [&](const RecordView& r) { out.push_back(r); });
   if (status) *status = s;
   return out;
 }
@@ -153,6 +159,30 @@ TEST(BatchFormatTest, FsyncPolicyNamesRoundTrip) {
     EXPECT_EQ(parse_fsync_policy(fsync_policy_name(p)), p);
   }
   EXPECT_FALSE(parse_fsync_policy("sometimes").has_value());
+}
+
+}  // namespace
+}  // namespace sluice::storage
+
+namespace sluice::storage {
+namespace {
+
+TEST(BatchFormatTest, ChecksumValidBatchThatDisagreesWithItsHeaderIsCorrupt) {
+  const auto owned = testing::make_records(3, 100, "h");
+  BatchEncoder enc;
+  enc.add(Offset(0), testing::as_records(owned));
+  auto bytes = flatten(enc.finish());
+  auto h = decode_batch_header(ByteView(bytes.data(), bytes.size()), FilePos(0));
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(check_batch_records(*h, ByteView(bytes.data(), bytes.size()), FilePos(0)).ok());
+  // Claim a larger max timestamp and re-seal: the checksum passes, the records do not agree.
+  store_le64(bytes.data() + 40, 999);
+  store_le64(bytes.data(), checksum(ByteView(bytes.data() + 8, bytes.size() - 8)));
+  h = decode_batch_header(ByteView(bytes.data(), bytes.size()), FilePos(0));
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(verify_batch(*h, ByteView(bytes.data(), bytes.size()), FilePos(0)).ok());
+  EXPECT_TRUE(
+      check_batch_records(*h, ByteView(bytes.data(), bytes.size()), FilePos(0)).is_corruption());
 }
 
 }  // namespace
