@@ -1,0 +1,175 @@
+#include "stream/sequence_number.h"
+
+#include "base/check.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace sluice::stream {
+namespace {
+
+// Just enough of a 256-bit unsigned integer for sequence numbers: four little-endian limbs.
+struct U256 {
+  uint64_t w[4] = {0, 0, 0, 0};
+
+  static U256 pow2(int bit) {
+    U256 v;
+    v.w[bit / 64] = uint64_t{1} << (bit % 64);
+    return v;
+  }
+  // this = this * 10 + d; false on overflow past 2^256.
+  bool mul10_add(uint32_t d) {
+    unsigned __int128 carry = d;
+    for (uint64_t& limb : w) {
+      const unsigned __int128 t = static_cast<unsigned __int128>(limb) * 10 + carry;
+      limb = static_cast<uint64_t>(t);
+      carry = t >> 64;
+    }
+    return carry == 0;
+  }
+  // REQUIRES: no overflow (callers add powers of two far below 2^255).
+  void add(const U256& o) {
+    unsigned __int128 carry = 0;
+    for (int i = 0; i < 4; ++i) {
+      const unsigned __int128 t = static_cast<unsigned __int128>(w[i]) + o.w[i] + carry;
+      w[i] = static_cast<uint64_t>(t);
+      carry = t >> 64;
+    }
+  }
+  // Divides in place by `d` and returns the remainder.
+  uint64_t divmod(uint64_t d) {
+    unsigned __int128 rem = 0;
+    for (int i = 3; i >= 0; --i) {
+      const unsigned __int128 cur = (rem << 64) | w[i];
+      w[i] = static_cast<uint64_t>(cur / d);
+      rem = cur % d;
+    }
+    return static_cast<uint64_t>(rem);
+  }
+  bool is_zero() const { return (w[0] | w[1] | w[2] | w[3]) == 0; }
+  int bit_length() const {
+    for (int i = 3; i >= 0; --i) {
+      if (w[i] != 0) return i * 64 + 64 - __builtin_clzll(w[i]);
+    }
+    return 0;
+  }
+  // Nibble `i` counted from the least significant.
+  uint32_t nibble(int i) const { return static_cast<uint32_t>((w[i / 16] >> (i % 16 * 4)) & 15); }
+  void set_nibble(int i, uint32_t v) {
+    w[i / 16] &= ~(uint64_t{15} << (i % 16 * 4));
+    w[i / 16] |= uint64_t{v & 15} << (i % 16 * 4);
+  }
+  auto operator<=>(const U256& o) const {
+    for (int i = 3; i >= 0; --i) {
+      if (w[i] != o.w[i]) return w[i] <=> o.w[i];
+    }
+    return std::strong_ordering::equal;
+  }
+  bool operator==(const U256& o) const = default;
+};
+
+constexpr int kDigits = 47;  // hex digits of a version-1/2 number
+
+// The value of hex digits [pos, pos + width) of a `len`-digit number, counted from the most
+// significant digit.
+uint64_t field(const U256& v, int len, int pos, int width) {
+  uint64_t out = 0;
+  for (int j = pos; j < pos + width; ++j) out = (out << 4) | v.nibble(len - 1 - j);
+  return out;
+}
+
+void set_field(U256& v, int pos, int width, uint64_t value) {
+  for (int j = pos + width - 1; j >= pos; --j) {
+    v.set_nibble(kDigits - 1 - j, static_cast<uint32_t>(value & 15));
+    value >>= 4;
+  }
+}
+
+Status invalid(std::string_view why) { return Status::invalid_argument(why); }
+
+}  // namespace
+
+SequenceNumberText encode_sequence_number(const SequenceFields& f) {
+  SLUICE_CHECK(f.creation_s >= 0 && f.creation_s < (int64_t{1} << 36) && f.arrival_s >= 0 &&
+                   f.arrival_s < (int64_t{1} << 36) && f.counter <= kMaxSequenceCounter,
+               "sequence fields out of range: creation={} counter={} arrival={}", f.creation_s,
+               f.counter, f.arrival_s);
+  const auto index = static_cast<uint32_t>(f.shard_index);
+  U256 v;
+  set_field(v, 0, 1, 2);
+  set_field(v, 1, 9, static_cast<uint64_t>(f.creation_s));
+  set_field(v, 10, 1, index & 15);
+  set_field(v, 11, 16, f.counter);
+  set_field(v, 27, 2, 0);
+  set_field(v, 29, 9, static_cast<uint64_t>(f.arrival_s));
+  set_field(v, 38, 8, index);
+  set_field(v, 46, 1, 2);
+
+  // Decimal in chunks of 19 digits, least significant first.
+  constexpr uint64_t kChunk = 10'000'000'000'000'000'000ull;
+  uint64_t chunks[4];
+  int n = 0;
+  do {
+    chunks[n++] = v.divmod(kChunk);
+  } while (!v.is_zero());
+  SequenceNumberText out;
+  std::string s = fmt::format("{}", chunks[n - 1]);
+  for (int i = n - 2; i >= 0; --i) s += fmt::format("{:019}", chunks[i]);
+  SLUICE_CHECK(s.size() <= out.buf_.size(), "sequence number of {} digits", s.size());
+  std::copy(s.begin(), s.end(), out.buf_.begin());
+  out.len_ = static_cast<uint8_t>(s.size());
+  return out;
+}
+
+Result<ParsedSequenceNumber> parse_sequence_number(std::string_view decimal) {
+  if (decimal.empty() || decimal.size() > 129 || (decimal.size() > 1 && decimal[0] == '0')) {
+    return invalid("not a decimal number");
+  }
+  U256 v;
+  for (char c : decimal) {
+    if (c < '0' || c > '9') return invalid("not a decimal number");
+    if (!v.mul10_add(static_cast<uint32_t>(c - '0'))) return invalid("out of range");
+  }
+  // Step 1: small values are read as if 2^124 had been added (legacy numbers).
+  if (v < U256::pow2(124)) v.add(U256::pow2(124));
+
+  auto legacy = [&](const U256& x, int len) -> Result<ParsedSequenceNumber> {
+    ParsedSequenceNumber p;
+    p.version = 0;
+    p.creation_s = static_cast<int64_t>(field(x, len, 1, 9));
+    p.shard_index = static_cast<int32_t>(field(x, len, 28, 4));
+    if (p.creation_s >= kMaxSequenceCreationSeconds) return invalid("date too large");
+    return p;
+  };
+
+  if (v < U256::pow2(129)) return legacy(v, (v.bit_length() + 3) / 4);  // step 3: format 0
+
+  U256 upper = U256::pow2(184);
+  upper.add(U256::pow2(185));  // 3 * 2^184
+  if (!(U256::pow2(185) < v && v < upper)) return invalid("out of range");
+
+  // 47 hex digits, the first one 2 (step 4).
+  const auto version = static_cast<int>(field(v, kDigits, 46, 1));
+  if (version == 0) return legacy(v, kDigits);
+  if (version != 1 && version != 2) return invalid(fmt::format("unknown version {}", version));
+
+  ParsedSequenceNumber p;
+  p.version = version;
+  p.creation_s = static_cast<int64_t>(field(v, kDigits, 1, 9));
+  p.shard_index = static_cast<int32_t>(static_cast<uint32_t>(field(v, kDigits, 38, 8)));
+  if (version == 2) {
+    if (field(v, kDigits, 11, 1) > 7) return invalid("counter too high");
+    p.counter = field(v, kDigits, 11, 16);
+    p.arrival_s = static_cast<int64_t>(field(v, kDigits, 29, 9));
+  } else {
+    // Version 1: creation 1-9, reserved 11-12, arrival 13-21, random 22-35, counter 36-37,
+    // shard index 38-45.
+    p.counter = field(v, kDigits, 36, 2);
+    p.arrival_s = static_cast<int64_t>(field(v, kDigits, 13, 9));
+  }
+  if (p.creation_s >= kMaxSequenceCreationSeconds) return invalid("date too large");
+  return p;
+}
+
+}  // namespace sluice::stream

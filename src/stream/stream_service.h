@@ -1,0 +1,148 @@
+#pragma once
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "stream/backend.h"
+#include "stream/operations.h"
+#include "stream/types.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::stream {
+
+namespace internal {
+struct StreamState;
+struct StreamMeta;
+}  // namespace internal
+
+// Kinesis streams and shards over a ShardLogBackend and a MetadataStore: the data model of
+// spec sections 4-8 and the semantics of the operations of section 9 (docs/stream.md). The
+// Kinesis HTTP layer is a thin adapter over it; the ESM pollers read shards through it.
+//
+// Created by open() (which loads every stream, reopens its shard logs and completes overdue
+// transitions) and ended by its destructor (which waits for appends in flight). The
+// backends and the clock are borrowed and must outlive the service.
+//
+// Thread-safe: any thread may call anything. Metadata sits behind one mutex, held briefly;
+// appends to a shard go through its ShardWriter (group commit) and reads through its log,
+// both outside that mutex.
+//
+// Time. Every transition (CREATING -> ACTIVE, UPDATING -> ACTIVE, DELETING -> gone) is due at
+// request time + the configured delay and completes at the first call at or after that time
+// that touches the stream (or run_maintenance()), as if it had happened when due. No timers.
+//
+// Errors. Status codes the kinesis layer maps: kNotFound -> ResourceNotFoundException,
+// kInUse / kAlreadyExists -> ResourceInUseException, kInvalidArgument ->
+// InvalidArgumentException (but ValidationException when is_validation_error()),
+// kLimitExceeded -> LimitExceededException, kExpired -> ExpiredIteratorException (for
+// list_shards / list_streams: ExpiredNextTokenException), kInternal -> InternalFailure.
+// Messages are the spec's exact texts where it gives them. kIOError / kCorruption come from
+// the backends.
+class StreamService {
+ public:
+  static Result<std::unique_ptr<StreamService>> open(ShardLogBackend* logs, MetadataStore* metadata,
+                                                     const Clock* clock,
+                                                     StreamServiceOptions options = {});
+  ~StreamService();
+  StreamService(const StreamService&) = delete;
+  StreamService& operator=(const StreamService&) = delete;
+
+  // ---- Streams (9.1-9.5) ----
+  Status create_stream(const CreateStreamRequest& req);
+  // Marks the stream DELETING (from any state); its data goes when the delay has passed.
+  // `enforce_consumer_deletion` is accepted for when consumers exist (none can yet).
+  Status delete_stream(const StreamKey& stream, bool enforce_consumer_deletion = false);
+  Result<StreamDescription> describe_stream(const DescribeStreamRequest& req);
+  Result<StreamDescription> describe_stream_summary(const StreamKey& stream);
+  Result<ListStreamsResult> list_streams(const ListStreamsRequest& req);
+  Result<ListShardsResult> list_shards(const ListShardsRequest& req);
+
+  // ---- Records (9.7-9.10) ----
+  Result<PutRecordResult> put_record(const PutRecordRequest& req);
+  // Whole-request failures return a Status; per-entry failures (a shard's append failed) are
+  // entries with error_code "InternalFailure".
+  Result<PutRecordsResult> put_records(const PutRecordsRequest& req);
+  Result<std::string> get_shard_iterator(const GetShardIteratorRequest& req);
+  Result<GetRecordsResult> get_records(const GetRecordsRequest& req);
+
+  // ---- Resharding and settings (9.11-9.16, 9.18-9.20) ----
+  Status split_shard(const StreamKey& stream, std::string_view shard_to_split,
+                     std::string_view new_starting_hash_key);
+  Status merge_shards(const StreamKey& stream, std::string_view shard_to_merge,
+                      std::string_view adjacent_shard_to_merge);
+  // UNIFORM_SCALING, the only scaling type.
+  Result<UpdateShardCountResult> update_shard_count(const StreamKey& stream,
+                                                    int32_t target_shard_count);
+  Status update_stream_mode(const StreamKey& stream, StreamMode mode);
+  Status increase_retention_period(const StreamKey& stream, int32_t hours);
+  Status decrease_retention_period(const StreamKey& stream, int32_t hours);
+  Status add_tags(const StreamKey& stream, const std::map<std::string, std::string>& tags);
+  Status remove_tags(const StreamKey& stream, const std::vector<std::string>& keys);
+  Result<ListTagsResult> list_tags(const ListTagsRequest& req);
+  // `type` must be KMS. The stream is UPDATING for the update delay, then reports KMS.
+  Status start_encryption(const StreamKey& stream, EncryptionType type, std::string key_id);
+  Status stop_encryption(const StreamKey& stream);
+  // Metric names of 9.19; "ALL" stands for all seven.
+  Result<EnhancedMonitoringResult> enable_enhanced_monitoring(
+      const StreamKey& stream, const std::vector<std::string>& metrics);
+  Result<EnhancedMonitoringResult> disable_enhanced_monitoring(
+      const StreamKey& stream, const std::vector<std::string>& metrics);
+  Result<LimitsResult> describe_limits(std::string_view account, std::string_view region);
+
+  // The largest data + partition key a record of `stream` may have (its MaxRecordSizeInKiB),
+  // for request validation; nullopt when there is no such stream.
+  std::optional<size_t> max_record_bytes(const StreamKey& stream);
+
+  // For the server to call periodically: completes due transitions (deleting streams' data
+  // goes here at the latest), lets shard logs drop records older than their stream's
+  // retention, and deletes closed shards whose close time is past retention. Visibility
+  // never waits for this; it only frees space. Returns the first failure, after trying all.
+  Status run_maintenance();
+
+ private:
+  using StreamState = internal::StreamState;
+  struct Snapshot;
+
+  StreamService(ShardLogBackend* logs, MetadataStore* metadata, const Clock* clock,
+                StreamServiceOptions options);
+  Status load();
+
+  // The following REQUIRE mu_ held.
+  // The stream after completing a due transition; nullptr when there is none (or it just
+  // went away).
+  Result<StreamState*> lookup(const StreamKey& key, int64_t now);
+  Status advance(StreamState& s, int64_t now);
+  Status advance_all(int64_t now);
+  Status complete_create(StreamState& s);
+  Status complete_reshard(StreamState& s);
+  Status complete_delete(StreamState& s);
+  Status persist_stream(const StreamState& s);
+  Status open_shard_io(StreamState& s, const std::string& log_name, int32_t index, bool open);
+  int32_t open_shards_in(std::string_view account, std::string_view region) const;
+  Status check_mutable(const StreamState& s) const;
+  Result<StreamState*> begin_update(const StreamKey& key, int64_t now);
+  Status schedule(StreamState& s, internal::StreamMeta next, int64_t now, int64_t delay_ms,
+                  StreamStatus status);
+
+  ShardLogBackend* const logs_;
+  MetadataStore* const metadata_;
+  const Clock* const clock_;
+  const StreamServiceOptions options_;
+  std::string secret_;  // the HMAC key of iterators and tokens; set once by load()
+
+  std::mutex mu_;
+  std::map<StreamKey, std::unique_ptr<StreamState>> streams_;  // GUARDED_BY(mu_)
+  uint64_t next_incarnation_ = 1;                              // GUARDED_BY(mu_)
+};
+
+// True for the failures the spec classes as ValidationException rather than
+// InvalidArgumentException: reshard calls on ON_DEMAND streams ("Request is invalid. ...")
+// and records over the stream's size limit ("1 validation error detected: ...").
+bool is_validation_error(const Status& s);
+
+}  // namespace sluice::stream
