@@ -18,7 +18,7 @@ Result<bool> BatchScanner::ensure(size_t n) {
       static_cast<size_t>(std::min<uint64_t>(std::max(n, chunk_bytes_), end_ - pos_));
   if (keep_buffers_ && buf_) kept_.push_back(std::move(buf_));
   if (!buf_ || buf_capacity_ < want) {
-    buf_ = std::make_unique<std::byte[]>(want);
+    buf_ = std::make_unique_for_overwrite<std::byte[]>(want);  // no zero-fill: pread overwrites it
     buf_capacity_ = want;
   }
   SLUICE_ASSIGN_OR_RETURN(size_t got, file_->pread(pos_, std::span(buf_.get(), want)));
