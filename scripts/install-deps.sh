@@ -10,12 +10,12 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libssl-dev
-  libxxhash-dev
+  libxxhash-dev libsimdjson-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 clang-format-14 clang-tidy-14 libclang-rt-14-dev llvm-14
-  python3 curl procps
+  python3 python3-pytest python3-venv curl procps
 )
 
 want=("${build_pkgs[@]}")
