@@ -55,11 +55,11 @@ e2e: test-deps
 	SLUICE_BIN=$(CURDIR)/build/release/sluice $(VENV_PYTHON) -m pytest -q tests/e2e
 
 # clang ASan+UBSan: the unit and crash tests, and the end-to-end tests against that binary.
-sanitizers:
+sanitizers: test-deps
 	cmake --preset asan-ubsan >/dev/null
 	cmake --build --preset asan-ubsan -j $(JOBS)
 	cd build/asan-ubsan && ctest --output-on-failure -j $(JOBS) -LE slow --timeout 900
-	SLUICE_BIN=$(CURDIR)/build/asan-ubsan/sluice $(PYTHON) -m pytest -q tests/e2e
+	SLUICE_BIN=$(CURDIR)/build/asan-ubsan/sluice $(VENV_PYTHON) -m pytest -q tests/e2e
 
 # ThreadSanitizer over the tests that run threads against each other.
 tsan:

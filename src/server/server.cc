@@ -31,6 +31,7 @@ Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) 
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::open(config.data_dir));
   std::unique_ptr<Server> server(new Server(std::move(config), clock, std::move(dir)));
   SLUICE_RETURN_IF_ERROR(server->open_storage());
+  SLUICE_RETURN_IF_ERROR(server->open_streams());
   return server;
 }
 
@@ -43,6 +44,46 @@ Status Server::open_storage() {
   // Registered first, so it runs last: after every layer above has stopped appending.
   on_shutdown("storage", [this] { return logs_->close_all(); });
   return Status();
+}
+
+Status Server::open_streams() {
+  shard_logs_ = std::make_unique<stream::EmbeddedShardLogBackend>(logs_.get());
+  stream_metadata_ = std::make_unique<stream::CatalogMetadataStore>(catalog_.get());
+  SLUICE_ASSIGN_OR_RETURN(
+      streams_, stream::StreamService::open(shard_logs_.get(), stream_metadata_.get(), clock_));
+  kinesis_ = std::make_unique<kinesis::Api>(streams_.get(), kinesis::ApiOptions{});
+  router_.add_target_prefix("Kinesis_20131202.", [api = kinesis_.get()](const net::Request& r) {
+    return api->handle(r);
+  });
+  maintenance_ = std::jthread([this](std::stop_token stop) { maintenance_loop(std::move(stop)); });
+  // Registered after "storage", so it runs before it: maintenance stops before the logs
+  // close. The service itself lives until ~Server, after the event loop has stopped: a
+  // handler still running past the drain deadline meets closed logs (an error for its
+  // client), never a destroyed service.
+  on_shutdown("streams", [this] {
+    stop_maintenance();
+    return Status();
+  });
+  return Status();
+}
+
+void Server::maintenance_loop(std::stop_token stop) {
+  constexpr auto kInterval = std::chrono::seconds(5);
+  std::unique_lock lock(maintenance_mu_);
+  while (!maintenance_cv_.wait_for(lock, stop, kInterval, [] { return false; })) {
+    if (stop.stop_requested()) return;
+    lock.unlock();
+    Status s = streams_->run_maintenance();
+    if (!s.ok()) logger()->warn("stream maintenance failed: {}", s.to_string());
+    lock.lock();
+  }
+}
+
+void Server::stop_maintenance() {
+  if (maintenance_.joinable()) {
+    maintenance_.request_stop();
+    maintenance_.join();
+  }
 }
 
 Server::Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_dir)
@@ -59,6 +100,7 @@ Server::Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_
 
 Server::~Server() {
   // Without shutdown(): no draining, no hooks; only make sure nothing runs past our members.
+  stop_maintenance();
   http_.reset();  // closes connections while the loop still runs
   loop_->stop();
   loop_->join();
@@ -83,9 +125,9 @@ Status Server::start() {
   loop_->start();
   Status listening = http_->start();
   if (!listening.ok()) return listening;
-  logger()->info("listening on {} data_dir={} fsync={} repair={} logs={}", url(), data_dir_->path(),
-                 storage::fsync_policy_name(config_.log.fsync), config_.log.repair,
-                 logs_->log_names().size());
+  logger()->info("listening on {} data_dir={} fsync={} repair={} logs={} kinesis=on", url(),
+                 data_dir_->path(), storage::fsync_policy_name(config_.log.fsync),
+                 config_.log.repair, logs_->log_names().size());
   return Status();
 }
 

@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "kinesis/api.h"
 #include "net/event_loop.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -9,6 +10,8 @@
 #include "server/data_dir.h"
 #include "storage/catalog.h"
 #include "storage/log_store.h"
+#include "stream/embedded_backend.h"
+#include "stream/stream_service.h"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -17,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice::server {
@@ -57,6 +61,7 @@ class Server {
   const DataDir& data_dir() const { return *data_dir_; }
   storage::Catalog& catalog() { return *catalog_; }
   storage::LogStore& logs() { return *logs_; }
+  stream::StreamService& streams() { return *streams_; }
   const Config& config() const { return config_; }
 
   // Blocks until SIGINT, SIGTERM or request_stop(). Returns the signal number, 0 for
@@ -78,6 +83,11 @@ class Server {
   void arm_signals();
   // Opens the catalog and recovers every log of the data dir.
   Status open_storage();
+  // Opens the StreamService over storage, registers the Kinesis API and starts maintenance.
+  Status open_streams();
+  // Runs StreamService::run_maintenance() every few seconds until stop_maintenance().
+  void maintenance_loop(std::stop_token stop);
+  void stop_maintenance();
 
   const Config config_;
   const Clock* const clock_;
@@ -87,6 +97,14 @@ class Server {
   std::unique_ptr<DataDir> data_dir_;
   std::unique_ptr<storage::Catalog> catalog_;
   std::unique_ptr<storage::LogStore> logs_;
+  // Streams over storage; destroyed before it (declared after it).
+  std::unique_ptr<stream::EmbeddedShardLogBackend> shard_logs_;
+  std::unique_ptr<stream::CatalogMetadataStore> stream_metadata_;
+  std::unique_ptr<stream::StreamService> streams_;
+  std::unique_ptr<kinesis::Api> kinesis_;
+  std::mutex maintenance_mu_;
+  std::condition_variable_any maintenance_cv_;
+  std::jthread maintenance_;  // runs maintenance_loop() from open() until the "streams" step
   net::Router router_;
   std::vector<Hook> hooks_;
   std::unique_ptr<net::EventLoop> loop_;

@@ -492,7 +492,7 @@ Status StreamService::load() {
       logger()->warn("cannot remove orphan shard log {}: {}", name, s.to_string());
     }
   }
-  logger()->info("loaded {} streams", streams_.size());
+  logger()->debug("loaded {} streams", streams_.size());
   return advance_all(clock_->now_ms());
 }
 

@@ -1,0 +1,1160 @@
+#include "kinesis/api.h"
+
+#include "base/log.h"
+#include "kinesis/errors.h"
+#include "kinesis/json_writer.h"
+#include "kinesis/request_reader.h"
+#include "stream/identifiers.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <random>
+#include <simdjson.h>
+
+namespace sluice::kinesis {
+
+namespace {
+
+using stream::StreamKey;
+using Pattern = Validator::Pattern;
+using Opt = std::optional<std::string_view>;
+
+constexpr std::string_view kService = "Kinesis_20131202";
+
+// Every operation of the current service model (spec section 9); others are unknown (2.1 row 8).
+constexpr std::array<std::string_view, 39> kKnownOperations = {"AddTagsToStream",
+                                                               "CreateStream",
+                                                               "DecreaseStreamRetentionPeriod",
+                                                               "DeleteResourcePolicy",
+                                                               "DeleteStream",
+                                                               "DeregisterStreamConsumer",
+                                                               "DescribeAccountSettings",
+                                                               "DescribeLimits",
+                                                               "DescribeStream",
+                                                               "DescribeStreamConsumer",
+                                                               "DescribeStreamSummary",
+                                                               "DisableEnhancedMonitoring",
+                                                               "EnableEnhancedMonitoring",
+                                                               "GetRecords",
+                                                               "GetResourcePolicy",
+                                                               "GetShardIterator",
+                                                               "IncreaseStreamRetentionPeriod",
+                                                               "ListShards",
+                                                               "ListStreamConsumers",
+                                                               "ListStreams",
+                                                               "ListTagsForResource",
+                                                               "ListTagsForStream",
+                                                               "MergeShards",
+                                                               "PutRecord",
+                                                               "PutRecords",
+                                                               "PutResourcePolicy",
+                                                               "RegisterStreamConsumer",
+                                                               "RemoveTagsFromStream",
+                                                               "SplitShard",
+                                                               "StartStreamEncryption",
+                                                               "StopStreamEncryption",
+                                                               "SubscribeToShard",
+                                                               "TagResource",
+                                                               "UntagResource",
+                                                               "UpdateAccountSettings",
+                                                               "UpdateMaxRecordSize",
+                                                               "UpdateShardCount",
+                                                               "UpdateStreamMode",
+                                                               "UpdateStreamWarmThroughput"};
+
+constexpr size_t kDefaultMaxRecordBytes = 1048576;
+
+std::string random_request_id() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff,
+                     hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+}
+
+std::string random_id2() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::array<std::byte, 72> bytes{};
+  for (auto& b : bytes) b = std::byte(rng() & 0xff);
+  std::string out;
+  append_base64(out, bytes);
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The value of query parameter `name` (not percent-decoded); nullopt when absent.
+Opt query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const std::string hex(s.substr(i + 1, 2));
+      char* end = nullptr;
+      const long v = std::strtol(hex.c_str(), &end, 16);
+      if (end == hex.c_str() + 2) {
+        out.push_back(static_cast<char>(v));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+// k=v pairs of a SigV4 Authorization header after the algorithm token.
+std::vector<std::pair<std::string_view, std::string_view>> auth_params(std::string_view header) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  const size_t first = header.find(' ');
+  if (first == std::string_view::npos) return out;
+  std::string_view rest = header.substr(first + 1);
+  while (!rest.empty()) {
+    const size_t sep = rest.find_first_of(" ,");
+    const std::string_view token = rest.substr(0, sep);
+    const size_t eq = token.find('=');
+    if (eq != std::string_view::npos) out.emplace_back(token.substr(0, eq), token.substr(eq + 1));
+    if (sep == std::string_view::npos) break;
+    rest.remove_prefix(sep + 1);
+  }
+  return out;
+}
+
+net::Response xml_error(int status, std::string_view type, std::string_view message) {
+  net::Response r;
+  r.status = status;
+  r.content_type = "application/xml";
+  r.body = message.empty()
+               ? fmt::format("<{}/>\n", type)
+               : fmt::format("<{0}>\n  <Message>{1}</Message>\n</{0}>\n", type, message);
+  return r;
+}
+
+net::Response empty_ok() {
+  net::Response r;
+  r.status = 200;
+  r.content_type = std::string(kJsonContentType);
+  return r;
+}
+
+net::Response json_ok(std::string body) {
+  net::Response r;
+  r.status = 200;
+  r.content_type = std::string(kJsonContentType);
+  r.body = std::move(body);
+  return r;
+}
+
+net::Response json_ok_with_status(int status, std::string body) {
+  net::Response r = json_ok(std::move(body));
+  r.status = status;
+  return r;
+}
+
+net::Response serialization_error(const MemberReader& in) {
+  return error_response(400, "SerializationException", in.error(), "Message");
+}
+net::Response validation_error(const Validator& v) {
+  return error_response(400, "ValidationException", v.message());
+}
+
+// ---- Stream resolution (spec section 4) ----
+
+// StreamName at its place in the canonical order; `arn_given` decides whether a missing
+// name is the "must not be null" clause.
+void check_stream_name(Validator& v, Opt name, bool arn_given, bool required = true) {
+  if (!name) {
+    if (required && !arn_given) v.required("streamName", false);
+    return;
+  }
+  v.string("streamName", name, Pattern::kName, 1, 128);
+}
+void check_stream_arn(Validator& v, Opt arn) {
+  v.string("streamARN", arn, Pattern::kStreamArn, 1, 2048);
+}
+void check_shard_id(Validator& v, std::string_view path, Opt id, bool required) {
+  if (required) v.required(path, id.has_value());
+  v.string(path, id, Pattern::kName, 1, 128);
+}
+
+Result<StreamKey> resolve(const Identity& id, Opt name, Opt arn) {
+  if (arn) {
+    std::optional<StreamKey> key = stream::parse_stream_arn(*arn);
+    if (!key)
+      return Status::invalid_argument(fmt::format("StreamARN {} is not a valid stream ARN.", *arn));
+    if (name && *name != key->name) {
+      return Status::invalid_argument("StreamARN and StreamName refer to different streams.");
+    }
+    return *key;
+  }
+  return StreamKey{id.account, id.region, std::string(name.value_or(""))};
+}
+
+// ---- Response pieces ----
+
+void write_mode(JsonWriter& w, stream::StreamMode mode) {
+  w.key("StreamModeDetails");
+  w.begin_object();
+  w.member("StreamMode", stream::stream_mode_name(mode));
+  w.end_object();
+}
+
+void write_shard(JsonWriter& w, const stream::ShardDescription& s) {
+  w.begin_object();
+  w.member("ShardId", s.shard_id);
+  if (s.parent_shard_id) w.member("ParentShardId", *s.parent_shard_id);
+  if (s.adjacent_parent_shard_id) w.member("AdjacentParentShardId", *s.adjacent_parent_shard_id);
+  w.key("HashKeyRange");
+  w.begin_object();
+  w.member("StartingHashKey", stream::format_hash_key(s.hash_key_range.starting));
+  w.member("EndingHashKey", stream::format_hash_key(s.hash_key_range.ending));
+  w.end_object();
+  w.key("SequenceNumberRange");
+  w.begin_object();
+  w.member("StartingSequenceNumber", s.starting_sequence_number);
+  if (s.ending_sequence_number) w.member("EndingSequenceNumber", *s.ending_sequence_number);
+  w.end_object();
+  w.end_object();
+}
+
+void write_description_common(JsonWriter& w, const stream::StreamDescription& d) {
+  w.member("StreamName", d.stream.name);
+  w.member("StreamARN", d.arn);
+  w.member("StreamStatus", stream::stream_status_name(d.status));
+  write_mode(w, d.mode);
+  w.member_int("RetentionPeriodHours", d.retention_hours);
+  w.key("StreamCreationTimestamp");
+  w.epoch_seconds(d.creation_timestamp_ms);
+  w.key("EnhancedMonitoring");
+  w.begin_array();
+  w.begin_object();
+  w.key("ShardLevelMetrics");
+  w.begin_array();
+  for (const auto& m : d.shard_level_metrics) w.string(m);
+  w.end_array();
+  w.end_object();
+  w.end_array();
+  w.member("EncryptionType", stream::encryption_type_name(d.encryption_type));
+  if (d.key_id) w.member("KeyId", *d.key_id);
+}
+
+// Renders a map as the service does in validation messages: {k1=v1, k2=v2}.
+std::string render_map(const std::vector<std::pair<std::string_view, std::string_view>>& m) {
+  std::string out = "{";
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += fmt::format("{}={}", m[i].first, m[i].second);
+  }
+  return out + "}";
+}
+
+std::string render_list(const std::vector<std::string_view>& l) {
+  return fmt::format("[{}]", fmt::join(l, ", "));
+}
+
+// Reads a map<string,string> member (Tags). Values that are not strings are coercion errors.
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> read_string_map(
+    MemberReader& in, std::string_view name) {
+  auto obj = in.map(name);
+  if (!obj) return std::nullopt;
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (auto field : *obj) {
+    if (field.value.type() == simdjson::dom::element_type::NULL_VALUE) continue;
+    auto v = in.string_value(field.value);
+    if (!v) return std::nullopt;
+    out.emplace_back(field.key, *v);
+  }
+  return out;
+}
+
+void check_tags(
+    Validator& v, std::string_view path,
+    const std::optional<std::vector<std::pair<std::string_view, std::string_view>>>& tags,
+    size_t min_entries) {
+  if (!tags) return;
+  const std::string shown = render_map(*tags);
+  if (tags->size() < min_entries) {
+    v.add(path, shown,
+          fmt::format("Member must have length greater than or equal to {}", min_entries));
+  }
+  if (tags->size() > 50) v.add(path, shown, "Member must have length less than or equal to 50");
+  bool bad_key = false;
+  bool bad_value = false;
+  for (const auto& [k, val] : *tags) {
+    const size_t kl = utf16_length(k);
+    if (kl < 1 || kl > 128) bad_key = true;
+    if (utf16_length(val) > 256) bad_value = true;
+  }
+  if (bad_key) {
+    v.add(path, shown,
+          "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
+          "Member must have length greater than or equal to 1]");
+  }
+  if (bad_value) {
+    v.add(path, shown,
+          "Map value must satisfy constraint: [Member must have length less than or equal to "
+          "256, Member must have length greater than or equal to 0]");
+  }
+}
+
+// ---- Operations ----
+
+struct Call {
+  const Identity& id;
+  MemberReader& in;
+  stream::StreamService& svc;
+};
+
+using Operation = net::Response (*)(Call&);
+
+#define SLUICE_KINESIS_CHECK_INPUT(c, v)                     \
+  do {                                                       \
+    if ((c).in.failed()) return serialization_error((c).in); \
+    if (!(v).ok()) return validation_error(v);               \
+  } while (0)
+
+#define SLUICE_KINESIS_RESOLVE(key, c, name, arn)                        \
+  auto key##_result = resolve((c).id, name, arn);                        \
+  if (!key##_result.ok()) return status_response(key##_result.status()); \
+  const StreamKey key = std::move(key##_result).value()
+
+net::Response create_stream(Call& c) {
+  const auto shard_count = c.in.integer("ShardCount");
+  const Opt name = c.in.string("StreamName");
+  Opt mode;
+  bool mode_details = false;
+  if (auto details = c.in.structure("StreamModeDetails")) {
+    mode_details = true;
+    MemberReader m(*details);
+    mode = m.string("StreamMode");
+    c.in.adopt_error(m);
+  }
+  const auto tags = read_string_map(c.in, "Tags");
+  const auto max_kib = c.in.integer("MaxRecordSizeInKiB");
+  Validator v;
+  v.int_range("shardCount", shard_count, 1, 100000);
+  v.required("streamName", name.has_value());
+  v.string("streamName", name, Pattern::kName, 1, 128);
+  if (mode_details) {
+    v.required("streamModeDetails.streamMode", mode.has_value());
+    v.enumeration("streamModeDetails.streamMode", mode, {"PROVISIONED", "ON_DEMAND"});
+  }
+  check_tags(v, "tags", tags, 0);
+  v.int_range("maxRecordSizeInKiB", max_kib, 1024, 10240);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+
+  stream::CreateStreamRequest req;
+  req.stream = StreamKey{c.id.account, c.id.region, std::string(*name)};
+  if (shard_count) req.shard_count = static_cast<int32_t>(*shard_count);
+  if (mode) req.mode = stream::parse_stream_mode(*mode).value_or(stream::StreamMode::kProvisioned);
+  if (tags) {
+    for (const auto& [k, val] : *tags) req.tags.emplace(std::string(k), std::string(val));
+  }
+  if (max_kib) req.max_record_size_kib = static_cast<int32_t>(*max_kib);
+  Status s = c.svc.create_stream(req);
+  if (!s.ok()) return status_response(s);
+  return empty_ok();
+}
+
+net::Response delete_stream(Call& c) {
+  const Opt name = c.in.string("StreamName");
+  const auto enforce = c.in.boolean("EnforceConsumerDeletion");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  Status s = c.svc.delete_stream(key, enforce.value_or(false));
+  if (!s.ok()) return status_response(s);
+  return empty_ok();
+}
+
+net::Response describe_stream(Call& c) {
+  const auto limit = c.in.integer("Limit");
+  const Opt start = c.in.string("ExclusiveStartShardId");
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.int_range("limit", limit, 1, 10000);
+  check_shard_id(v, "exclusiveStartShardId", start, false);
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  stream::DescribeStreamRequest req;
+  req.stream = key;
+  if (limit) req.limit = static_cast<int32_t>(*limit);
+  if (start) req.exclusive_start_shard_id = std::string(*start);
+  auto d = c.svc.describe_stream(req);
+  if (!d.ok()) return status_response(d.status());
+  JsonWriter w;
+  w.begin_object();
+  w.key("StreamDescription");
+  w.begin_object();
+  write_description_common(w, *d);
+  w.key("Shards");
+  w.begin_array();
+  for (const auto& s : d->shards) write_shard(w, s);
+  w.end_array();
+  w.member_bool("HasMoreShards", d->has_more_shards);
+  w.end_object();
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response describe_stream_summary(Call& c) {
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  auto d = c.svc.describe_stream_summary(key);
+  if (!d.ok()) return status_response(d.status());
+  JsonWriter w;
+  w.begin_object();
+  w.key("StreamDescriptionSummary");
+  w.begin_object();
+  write_description_common(w, *d);
+  w.member_int("OpenShardCount", d->open_shard_count);
+  w.member_int("ConsumerCount", d->consumer_count);
+  if (d->max_record_size_kib != 1024) w.member_int("MaxRecordSizeInKiB", d->max_record_size_kib);
+  w.end_object();
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response list_streams(Call& c) {
+  const auto limit = c.in.integer("Limit");
+  const Opt start = c.in.string("ExclusiveStartStreamName");
+  const Opt token = c.in.string("NextToken");
+  Validator v;
+  v.int_range("limit", limit, 1, 10000);
+  v.string("exclusiveStartStreamName", start, Pattern::kName, 1, 128);
+  v.string("nextToken", token, Pattern::kNone, 1, 1048576);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  stream::ListStreamsRequest req;
+  req.account = c.id.account;
+  req.region = c.id.region;
+  if (limit) req.limit = static_cast<int32_t>(std::min<int64_t>(*limit, 100));
+  if (start) req.exclusive_start_stream_name = std::string(*start);
+  if (token) req.next_token = std::string(*token);
+  auto r = c.svc.list_streams(req);
+  if (!r.ok()) return status_response(r.status(), ExpiredMeaning::kNextToken);
+  JsonWriter w;
+  w.begin_object();
+  w.key("StreamNames");
+  w.begin_array();
+  for (const auto& s : r->streams) w.string(s.name);
+  w.end_array();
+  w.member_bool("HasMoreStreams", r->has_more_streams);
+  w.key("StreamSummaries");
+  w.begin_array();
+  for (const auto& s : r->streams) {
+    w.begin_object();
+    w.member("StreamName", s.name);
+    w.member("StreamARN", s.arn);
+    w.member("StreamStatus", stream::stream_status_name(s.status));
+    write_mode(w, s.mode);
+    w.key("StreamCreationTimestamp");
+    w.epoch_seconds(s.creation_timestamp_ms);
+    w.end_object();
+  }
+  w.end_array();
+  if (r->next_token) w.member("NextToken", *r->next_token);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response list_shards(Call& c) {
+  const Opt start = c.in.string("ExclusiveStartShardId");
+  const auto max_results = c.in.integer("MaxResults");
+  const Opt token = c.in.string("NextToken");
+  const auto created = c.in.timestamp("StreamCreationTimestamp");
+  const Opt name = c.in.string("StreamName");
+  bool has_filter = false;
+  Opt filter_type;
+  Opt filter_shard;
+  std::optional<double> filter_ts;
+  if (auto f = c.in.structure("ShardFilter")) {
+    has_filter = true;
+    MemberReader m(*f);
+    filter_type = m.string("Type");
+    filter_shard = m.string("ShardId");
+    filter_ts = m.timestamp("Timestamp");
+    c.in.adopt_error(m);
+  }
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_shard_id(v, "exclusiveStartShardId", start, false);
+  v.int_range("maxResults", max_results, 1, 10000);
+  v.string("nextToken", token, Pattern::kNone, 1, 1048576);
+  check_stream_name(v, name, arn.has_value(), /*required=*/false);
+  if (has_filter) {
+    v.required("shardFilter.type", filter_type.has_value());
+    v.enumeration("shardFilter.type", filter_type,
+                  {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST",
+                   "AT_TIMESTAMP", "FROM_TIMESTAMP"});
+    check_shard_id(v, "shardFilter.shardId", filter_shard, false);
+  }
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  stream::ListShardsRequest req;
+  if (name || arn) {
+    SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+    req.stream = key;
+  }
+  if (token) req.next_token = std::string(*token);
+  if (start) req.exclusive_start_shard_id = std::string(*start);
+  if (max_results) req.max_results = static_cast<int32_t>(*max_results);
+  if (created)
+    req.stream_creation_timestamp_ms = static_cast<int64_t>(std::llround(*created * 1000.0));
+  if (has_filter) {
+    stream::ShardFilter f;
+    f.type = stream::parse_shard_filter_type(*filter_type)
+                 .value_or(stream::ShardFilterType::kFromTrimHorizon);
+    if (filter_shard) f.shard_id = std::string(*filter_shard);
+    if (filter_ts) f.timestamp_ms = static_cast<int64_t>(std::llround(*filter_ts * 1000.0));
+    req.filter = f;
+  }
+  auto r = c.svc.list_shards(req);
+  if (!r.ok()) return status_response(r.status(), ExpiredMeaning::kNextToken);
+  JsonWriter w;
+  w.begin_object();
+  w.key("Shards");
+  w.begin_array();
+  for (const auto& s : r->shards) write_shard(w, s);
+  w.end_array();
+  if (r->next_token) w.member("NextToken", *r->next_token);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+size_t max_record_bytes(Call& c, Opt name, Opt arn) {
+  if (!name && !arn) return kDefaultMaxRecordBytes;
+  auto key = resolve(c.id, name, arn);
+  if (!key.ok()) return kDefaultMaxRecordBytes;
+  return c.svc.max_record_bytes(*key).value_or(kDefaultMaxRecordBytes);
+}
+
+net::Response put_record(Call& c) {
+  const Opt seq = c.in.string("SequenceNumberForOrdering");
+  const Opt pkey = c.in.string("PartitionKey");
+  const Opt ehk = c.in.string("ExplicitHashKey");
+  std::string data_storage;
+  const Opt data = c.in.blob("Data", data_storage);
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  if (c.in.failed()) return serialization_error(c.in);
+  Validator v;
+  v.string("sequenceNumberForOrdering", seq, Pattern::kSequenceNumber, std::nullopt, std::nullopt);
+  v.required("partitionKey", pkey.has_value());
+  v.string("partitionKey", pkey, Pattern::kNone, 1, 256);
+  v.string("explicitHashKey", ehk, Pattern::kHashKey, std::nullopt, std::nullopt);
+  v.required("data", data.has_value());
+  v.blob_max("data", data ? std::optional<size_t>(data->size()) : std::nullopt,
+             max_record_bytes(c, name, arn));
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  stream::PutRecordRequest req;
+  req.stream = key;
+  req.partition_key = *pkey;
+  req.data = as_bytes(*data);
+  req.explicit_hash_key = ehk;
+  req.sequence_number_for_ordering = seq;
+  auto r = c.svc.put_record(req);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member("ShardId", r->shard_id);
+  w.member("SequenceNumber", r->sequence_number);
+  w.member("EncryptionType", stream::encryption_type_name(r->encryption_type));
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response put_records(Call& c) {
+  constexpr std::string_view kEntryClass =
+      "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310";
+  struct Entry {
+    Opt partition_key;
+    Opt explicit_hash_key;
+    Opt data;
+    bool null = false;
+  };
+  std::vector<Entry> entries;
+  std::vector<std::string> storage;
+  auto list = c.in.list("Records");
+  if (list) {
+    const size_t n = list->size();
+    entries.resize(n);
+    storage.resize(n);  // never resized again: `data` views point into these strings
+    size_t i = 0;
+    for (auto elem : *list) {
+      Entry& e = entries[i];
+      if (elem.type() == simdjson::dom::element_type::NULL_VALUE) {
+        e.null = true;
+      } else if (auto obj = c.in.structure_value(elem)) {
+        MemberReader m(*obj);
+        e.data = m.blob("Data", storage[i]);
+        e.explicit_hash_key = m.string("ExplicitHashKey");
+        e.partition_key = m.string("PartitionKey");
+        c.in.adopt_error(m);
+      }
+      if (c.in.failed()) break;
+      ++i;
+    }
+  }
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  if (c.in.failed()) return serialization_error(c.in);
+  Validator v;
+  v.required("records", list.has_value());
+  if (list) {
+    if (entries.empty() || entries.size() > 500) {
+      std::vector<std::string_view> shown(entries.size(), kEntryClass);
+      const std::string rendered = render_list(shown);
+      if (entries.empty())
+        v.add("records", rendered, "Member must have length greater than or equal to 1");
+      if (entries.size() > 500)
+        v.add("records", rendered, "Member must have length less than or equal to 500");
+    }
+    const size_t max_bytes = max_record_bytes(c, name, arn);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const Entry& e = entries[i];
+      if (e.null) continue;
+      const std::string p = fmt::format("records.{}.member.", i + 1);
+      v.required(p + "partitionKey", e.partition_key.has_value());
+      v.string(p + "partitionKey", e.partition_key, Pattern::kNone, 1, 256);
+      v.string(p + "explicitHashKey", e.explicit_hash_key, Pattern::kHashKey, std::nullopt,
+               std::nullopt);
+      v.required(p + "data", e.data.has_value());
+      v.blob_max(p + "data", e.data ? std::optional<size_t>(e.data->size()) : std::nullopt,
+                 max_bytes);
+    }
+  }
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  std::vector<stream::PutRecordsEntry> records;
+  records.reserve(entries.size());
+  for (const Entry& e : entries) {
+    if (e.null) {
+      return error_response(400, "ValidationException",
+                            "1 validation error detected: Value null at 'records' failed to "
+                            "satisfy constraint: Member must not contain null elements");
+    }
+    records.push_back({*e.partition_key, as_bytes(*e.data), e.explicit_hash_key});
+  }
+  stream::PutRecordsRequest req;
+  req.stream = key;
+  req.records = records;
+  auto r = c.svc.put_records(req);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member_int("FailedRecordCount", r->failed_record_count);
+  w.key("Records");
+  w.begin_array();
+  for (const auto& e : r->records) {
+    w.begin_object();
+    if (e.ok()) {
+      w.member("SequenceNumber", e.sequence_number);
+      w.member("ShardId", e.shard_id);
+    } else {
+      w.member("ErrorCode", e.error_code);
+      w.member("ErrorMessage", e.error_message);
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.member("EncryptionType", stream::encryption_type_name(r->encryption_type));
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response get_shard_iterator(Call& c) {
+  const Opt shard = c.in.string("ShardId");
+  const Opt type = c.in.string("ShardIteratorType");
+  const Opt seq = c.in.string("StartingSequenceNumber");
+  const Opt name = c.in.string("StreamName");
+  const auto ts = c.in.timestamp("Timestamp");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_shard_id(v, "shardId", shard, true);
+  v.required("shardIteratorType", type.has_value());
+  v.enumeration(
+      "shardIteratorType", type,
+      {"AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"});
+  v.string("startingSequenceNumber", seq, Pattern::kSequenceNumber, std::nullopt, std::nullopt);
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  stream::GetShardIteratorRequest req;
+  req.stream = key;
+  req.shard_id = std::string(*shard);
+  req.type = *stream::parse_iterator_type(*type);
+  if (seq) req.starting_sequence_number = std::string(*seq);
+  if (ts) req.timestamp_ms = *ts * 1000.0;
+  auto r = c.svc.get_shard_iterator(req);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member("ShardIterator", *r);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response get_records(Call& c) {
+  const auto limit = c.in.integer("Limit");
+  const Opt iterator = c.in.string("ShardIterator");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.int_range("limit", limit, 1, 10000);
+  v.required("shardIterator", iterator.has_value());
+  v.string("shardIterator", iterator, Pattern::kNone, 1, 512);
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  stream::GetRecordsRequest req;
+  req.shard_iterator = *iterator;
+  if (limit) req.limit = static_cast<int32_t>(*limit);
+  req.stream_arn = arn;
+  auto r = c.svc.get_records(req);
+  if (!r.ok()) return status_response(r.status(), ExpiredMeaning::kIterator);
+  const std::string_view encryption = stream::encryption_type_name(r->encryption_type);
+  JsonWriter w;
+  w.begin_object();
+  w.key("Records");
+  w.begin_array();
+  for (const auto& rec : r->records) {
+    w.begin_object();
+    w.member("SequenceNumber", rec.sequence_number.str());
+    w.key("ApproximateArrivalTimestamp");
+    w.epoch_seconds_millis(rec.arrival_ms);
+    w.key("Data");
+    w.base64(rec.data);
+    w.member("PartitionKey", rec.partition_key);
+    w.member("EncryptionType", encryption);
+    w.end_object();
+  }
+  w.end_array();
+  if (r->next_shard_iterator) w.member("NextShardIterator", *r->next_shard_iterator);
+  w.member_int("MillisBehindLatest", r->millis_behind_latest);
+  if (!r->child_shards.empty()) {
+    w.key("ChildShards");
+    w.begin_array();
+    for (const auto& child : r->child_shards) {
+      w.begin_object();
+      w.member("ShardId", child.shard_id);
+      w.key("ParentShards");
+      w.begin_array();
+      for (const auto& p : child.parent_shards) w.string(p);
+      w.end_array();
+      w.key("HashKeyRange");
+      w.begin_object();
+      w.member("StartingHashKey", stream::format_hash_key(child.hash_key_range.starting));
+      w.member("EndingHashKey", stream::format_hash_key(child.hash_key_range.ending));
+      w.end_object();
+      w.end_object();
+    }
+    w.end_array();
+  }
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response split_shard(Call& c) {
+  const Opt hash = c.in.string("NewStartingHashKey");
+  const Opt name = c.in.string("StreamName");
+  const Opt shard = c.in.string("ShardToSplit");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.required("newStartingHashKey", hash.has_value());
+  v.string("newStartingHashKey", hash, Pattern::kHashKey, std::nullopt, std::nullopt);
+  check_stream_name(v, name, arn.has_value());
+  check_shard_id(v, "shardToSplit", shard, true);
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  Status s = c.svc.split_shard(key, *shard, *hash);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response merge_shards(Call& c) {
+  const Opt first = c.in.string("ShardToMerge");
+  const Opt second = c.in.string("AdjacentShardToMerge");
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_shard_id(v, "shardToMerge", first, true);
+  check_shard_id(v, "adjacentShardToMerge", second, true);
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  Status s = c.svc.merge_shards(key, *first, *second);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response update_shard_count(Call& c) {
+  const Opt name = c.in.string("StreamName");
+  const auto target = c.in.integer("TargetShardCount");
+  const Opt scaling = c.in.string("ScalingType");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_stream_name(v, name, arn.has_value());
+  v.required("targetShardCount", target.has_value());
+  v.int_range("targetShardCount", target, 1, std::nullopt);
+  v.required("scalingType", scaling.has_value());
+  v.enumeration("scalingType", scaling, {"UNIFORM_SCALING"});
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  auto r = c.svc.update_shard_count(key, static_cast<int32_t>(*target));
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member("StreamName", r->stream_name);
+  w.member("StreamARN", r->stream_arn);
+  w.member_int("CurrentShardCount", r->current_shard_count);
+  w.member_int("TargetShardCount", r->target_shard_count);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+template <bool kIncrease>
+net::Response change_retention(Call& c) {
+  const auto hours = c.in.integer("RetentionPeriodHours");
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.required("retentionPeriodHours", hours.has_value());
+  v.int_range("retentionPeriodHours", hours, 1, std::nullopt);
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  const auto h = static_cast<int32_t>(*hours);
+  Status s =
+      kIncrease ? c.svc.increase_retention_period(key, h) : c.svc.decrease_retention_period(key, h);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response add_tags(Call& c) {
+  const auto tags = read_string_map(c.in, "Tags");
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.required("tags", tags.has_value());
+  check_tags(v, "tags", tags, 1);
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  std::map<std::string, std::string> m;
+  for (const auto& [k, val] : *tags) m[std::string(k)] = std::string(val);
+  Status s = c.svc.add_tags(key, m);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response remove_tags(Call& c) {
+  std::optional<std::vector<std::string_view>> keys;
+  if (auto list = c.in.list("TagKeys")) {
+    keys.emplace();
+    for (auto elem : *list) {
+      if (elem.type() == simdjson::dom::element_type::NULL_VALUE) continue;
+      auto k = c.in.string_value(elem);
+      if (!k) break;
+      keys->push_back(*k);
+    }
+  }
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.required("tagKeys", keys.has_value());
+  if (keys) {
+    const std::string shown = render_list(*keys);
+    if (keys->empty())
+      v.add("tagKeys", shown, "Member must have length greater than or equal to 1");
+    if (keys->size() > 50)
+      v.add("tagKeys", shown, "Member must have length less than or equal to 50");
+    if (std::any_of(keys->begin(), keys->end(), [](std::string_view k) {
+          return utf16_length(k) < 1 || utf16_length(k) > 128;
+        })) {
+      v.add("tagKeys", shown,
+            "Member must satisfy constraint: [Member must have length less than or equal to 128, "
+            "Member must have length greater than or equal to 1]");
+    }
+  }
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  std::vector<std::string> ks(keys->begin(), keys->end());
+  Status s = c.svc.remove_tags(key, ks);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response list_tags(Call& c) {
+  const auto limit = c.in.integer("Limit");
+  const Opt start = c.in.string("ExclusiveStartTagKey");
+  const Opt name = c.in.string("StreamName");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  v.int_range("limit", limit, 1, 50);
+  v.string("exclusiveStartTagKey", start, Pattern::kNone, 1, 128);
+  check_stream_name(v, name, arn.has_value());
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  stream::ListTagsRequest req;
+  req.stream = key;
+  if (start) req.exclusive_start_tag_key = std::string(*start);
+  if (limit) req.limit = static_cast<int32_t>(*limit);
+  auto r = c.svc.list_tags(req);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.key("Tags");
+  w.begin_array();
+  for (const auto& [k, val] : r->tags) {
+    w.begin_object();
+    w.member("Key", k);
+    w.member("Value", val);
+    w.end_object();
+  }
+  w.end_array();
+  w.member_bool("HasMoreTags", r->has_more_tags);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response describe_limits(Call& c) {
+  if (c.in.failed()) return serialization_error(c.in);
+  auto r = c.svc.describe_limits(c.id.account, c.id.region);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member_int("ShardLimit", r->shard_limit);
+  w.member_int("OpenShardCount", r->open_shard_count);
+  w.member_int("OnDemandStreamCount", r->on_demand_stream_count);
+  w.member_int("OnDemandStreamCountLimit", r->on_demand_stream_count_limit);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+struct OperationEntry {
+  std::string_view name;
+  Operation run;
+};
+
+constexpr std::array<OperationEntry, 19> kOperations = {{
+    {"AddTagsToStream", add_tags},
+    {"CreateStream", create_stream},
+    {"DecreaseStreamRetentionPeriod", change_retention<false>},
+    {"DeleteStream", delete_stream},
+    {"DescribeLimits", describe_limits},
+    {"DescribeStream", describe_stream},
+    {"DescribeStreamSummary", describe_stream_summary},
+    {"GetRecords", get_records},
+    {"GetShardIterator", get_shard_iterator},
+    {"IncreaseStreamRetentionPeriod", change_retention<true>},
+    {"ListShards", list_shards},
+    {"ListStreams", list_streams},
+    {"ListTagsForStream", list_tags},
+    {"MergeShards", merge_shards},
+    {"PutRecord", put_record},
+    {"PutRecords", put_records},
+    {"RemoveTagsFromStream", remove_tags},
+    {"SplitShard", split_shard},
+    {"UpdateShardCount", update_shard_count},
+}};
+
+// Spec 2.2: presence checks only; a failure is the modelled error to send.
+std::optional<net::Response> check_authentication(const net::Request& request) {
+  const std::string_view auth = request.header("Authorization");
+  const bool query_form = query_param(request.query, "X-Amz-Algorithm").has_value();
+  if (query_form && !auth.empty()) {
+    return error_response(400, "InvalidSignatureException",
+                          "Found both 'X-Amz-Algorithm' as a query-string param and "
+                          "'Authorization' as HTTP header.");
+  }
+  if (!query_form && auth.empty()) {
+    return error_response(400, "MissingAuthenticationTokenException",
+                          "Missing Authentication Token");
+  }
+  std::string message;
+  if (!auth.empty()) {
+    const auto params = auth_params(auth);
+    auto has = [&](std::string_view k) {
+      return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == k; });
+    };
+    if (!has("Credential")) message += "Authorization header requires 'Credential' parameter. ";
+    if (!has("Signature")) message += "Authorization header requires 'Signature' parameter. ";
+    if (!has("SignedHeaders"))
+      message += "Authorization header requires 'SignedHeaders' parameter. ";
+    if (!request.has_header("X-Amz-Date") && !request.has_header("Date")) {
+      message +=
+          "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
+    }
+    if (!message.empty()) message += fmt::format("Authorization={}", auth);
+  } else {
+    for (std::string_view p : {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature",
+                               "X-Amz-SignedHeaders", "X-Amz-Date"}) {
+      const Opt value = query_param(request.query, p);
+      if (!value || value->empty()) {
+        message += fmt::format("AWS query-string parameters must include '{}'. ", p);
+      }
+    }
+    if (!message.empty()) message += "Re-examine the query-string parameters.";
+  }
+  if (!message.empty()) return error_response(400, "IncompleteSignatureException", message);
+  return std::nullopt;
+}
+
+net::Response dispatch(const net::Request& request, const ApiOptions& options,
+                       stream::StreamService& service) {
+  // 2.1 row 2 (row 1, CORS pre-flight, is not implemented).
+  if (request.method != "POST") {
+    return xml_error(403, "AccessDeniedException",
+                     "Unable to determine service/operation name to be authorized");
+  }
+  const std::string_view target = request.header("X-Amz-Target");
+  const size_t dot = target.find('.');
+  const std::string_view svc = target.substr(0, dot);
+  const std::string_view op = dot == std::string_view::npos ? "" : target.substr(dot + 1);
+  const bool known = svc == kService && std::find(kKnownOperations.begin(), kKnownOperations.end(),
+                                                  op) != kKnownOperations.end();
+  std::string_view ct = request.header("Content-Type");
+  ct = trim(ct.substr(0, ct.find(';')));
+  const bool json11 = ct == "application/x-amz-json-1.1";
+  const bool cbor = ct == "application/x-amz-cbor-1.1";
+  const bool legacy_json = ct == "application/json";
+
+  if (request.body.empty()) {  // row 3
+    return error_response(400, known ? "SerializationException" : "UnknownOperationException", "");
+  }
+  if (!json11 && !cbor && !legacy_json) {  // rows 4 and 5
+    if (svc.empty() || op.empty()) {
+      return xml_error(403, "AccessDeniedException",
+                       "Unable to determine service/operation name to be authorized");
+    }
+    net::Response r;
+    r.status = 404;
+    r.content_type = "";
+    r.body = "<UnknownOperationException/>\n";
+    return r;
+  }
+  if (cbor) {
+    return error_response(400, "SerializationException",
+                          "CBOR (application/x-amz-cbor-1.1) is not supported yet; send "
+                          "application/x-amz-json-1.1 (Java SDK: -Daws.cborEnabled=false)",
+                          "Message");
+  }
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  simdjson::dom::element doc;
+  const bool parsed =
+      parser.parse(request.body.data(), request.body.size()).get(doc) == simdjson::SUCCESS &&
+      doc.get(object) == simdjson::SUCCESS;
+  if (!parsed) {  // row 6
+    if (legacy_json) {
+      return json_ok_with_status(
+          400,
+          R"({"Output":{"__type":"com.amazon.coral.service#SerializationException"},"Version":"1.0"})");
+    }
+    return error_response(400, "SerializationException", "");
+  }
+  if (legacy_json) {  // row 7
+    return json_ok_with_status(
+        404,
+        R"({"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"})");
+  }
+  if (!known) return error_response(400, "UnknownOperationException", "");     // row 8
+  if (auto failed = check_authentication(request)) return std::move(*failed);  // row 9
+
+  const auto it = std::find_if(kOperations.begin(), kOperations.end(),
+                               [&](const OperationEntry& e) { return e.name == op; });
+  if (it == kOperations.end()) {
+    if (op == "SubscribeToShard") {
+      return error_response(400, "UnknownOperationException",
+                            "SubscribeToShard (enhanced fan-out) is not supported by this server "
+                            "yet; read shards with GetShardIterator and GetRecords.");
+    }
+    return error_response(400, "UnknownOperationException",
+                          fmt::format("Operation {} is not implemented by this server yet.", op));
+  }
+  const Identity id = identity_of(request, options);
+  MemberReader in(object);
+  Call call{id, in, service};
+  return it->run(call);
+}
+
+}  // namespace
+
+Identity identity_of(const net::Request& request, const ApiOptions& options) {
+  Identity id{options.default_account, options.default_region};
+  std::string credential;
+  const std::string_view auth = request.header("Authorization");
+  if (!auth.empty()) {
+    for (const auto& [k, v] : auth_params(auth)) {
+      if (k == "Credential") credential = std::string(v);
+    }
+  } else if (const Opt q = query_param(request.query, "X-Amz-Credential")) {
+    credential = percent_decode(*q);
+  }
+  if (credential.empty()) return id;
+  std::vector<std::string_view> parts;
+  std::string_view rest = credential;
+  while (true) {
+    const size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  const std::string_view akid = parts[0];
+  if (akid.size() == 12 &&
+      std::all_of(akid.begin(), akid.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    id.account = std::string(akid);
+  }
+  if (parts.size() >= 3 && matches_name(parts[2]) && parts[2].size() <= 64) {
+    id.region = std::string(parts[2]);
+  }
+  return id;
+}
+
+Api::Api(stream::StreamService* service, ApiOptions options)
+    : service_(service), options_(std::move(options)) {}
+
+net::Response Api::handle(const net::Request& request) const {
+  net::Response r = dispatch(request, options_, *service_);
+  r.headers.emplace_back("x-amzn-RequestId", random_request_id());
+  r.headers.emplace_back("x-amz-id-2", random_id2());
+  return r;
+}
+
+}  // namespace sluice::kinesis

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "net/http_message.h"
+#include "stream/stream_service.h"
+
+#include <string>
+#include <string_view>
+
+namespace sluice::kinesis {
+
+struct ApiOptions {
+  std::string default_account = "000000000000";
+  std::string default_region = "us-east-1";
+};
+
+// Who is calling (spec section 4): from the SigV4 credential scope, else the defaults.
+struct Identity {
+  std::string account;
+  std::string region;
+};
+
+// The Kinesis JSON 1.1 API (docs/wire/kinesis.md): dispatch on X-Amz-Target
+// "Kinesis_20131202.<Op>", authentication presence checks, type coercion and constraint
+// validation, then one StreamService call per operation, and the response written without a
+// DOM. Created by the composition root; `service` is borrowed and must outlive every call.
+//
+// Thread-safe: handle() keeps no state between calls (the JSON parser is per thread), so any
+// number of io_context threads may call it at once. It blocks while the stream layer
+// appends and syncs (known limitation, docs/wire/kinesis.md).
+class Api {
+ public:
+  Api(stream::StreamService* service, ApiOptions options);
+
+  // Registered on the router for the "Kinesis_20131202." target prefix.
+  net::Response handle(const net::Request& request) const;
+
+ private:
+  stream::StreamService* const service_;
+  const ApiOptions options_;
+};
+
+// The identity of a request: Authorization header Credential=<akid>/<date>/<region>/...,
+// or the X-Amz-Credential query parameter; a 12-digit access key id is the account.
+Identity identity_of(const net::Request& request, const ApiOptions& options);
+
+}  // namespace sluice::kinesis
