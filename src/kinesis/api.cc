@@ -285,6 +285,21 @@ std::optional<std::vector<std::pair<std::string_view, std::string_view>>> read_s
   return out;
 }
 
+// Reads a list<string> member; null elements are skipped, other non-strings are coercion errors.
+std::optional<std::vector<std::string_view>> read_string_list(MemberReader& in,
+                                                              std::string_view name) {
+  auto list = in.list(name);
+  if (!list) return std::nullopt;
+  std::vector<std::string_view> out;
+  for (auto elem : *list) {
+    if (elem.type() == simdjson::dom::element_type::NULL_VALUE) continue;
+    auto v = in.string_value(elem);
+    if (!v) return std::nullopt;
+    out.push_back(*v);
+  }
+  return out;
+}
+
 void check_tags(
     Validator& v, std::string_view path,
     const std::optional<std::vector<std::pair<std::string_view, std::string_view>>>& tags,
@@ -967,30 +982,488 @@ net::Response describe_limits(Call& c) {
   return json_ok(w.take());
 }
 
+// ---- Enhanced fan-out consumers (spec 9.22) ----
+
+void write_consumer(JsonWriter& w, const stream::ConsumerDescription& d, bool with_stream_arn) {
+  w.begin_object();
+  w.member("ConsumerName", d.name);
+  w.member("ConsumerARN", d.arn);
+  w.member("ConsumerStatus", stream::consumer_status_name(d.status));
+  w.key("ConsumerCreationTimestamp");
+  w.epoch_seconds(d.creation_timestamp_ms);
+  if (with_stream_arn) w.member("StreamARN", d.stream_arn);
+  w.end_object();
+}
+
+Result<StreamKey> parse_stream_arn_member(Opt arn) {
+  std::optional<StreamKey> key = stream::parse_stream_arn(*arn);
+  if (!key) {
+    return Status::invalid_argument(fmt::format("StreamARN {} is not a valid stream ARN.", *arn));
+  }
+  return *key;
+}
+
+// The consumer that ConsumerARN, or StreamARN + ConsumerName, name (all three may be given
+// if they agree).
+Result<stream::ConsumerRef> resolve_consumer(Opt stream_arn, Opt name, Opt consumer_arn) {
+  std::optional<StreamKey> stream;
+  if (stream_arn) {
+    SLUICE_ASSIGN_OR_RETURN(StreamKey k, parse_stream_arn_member(stream_arn));
+    stream = std::move(k);
+  }
+  if (consumer_arn) {
+    std::optional<stream::ConsumerArn> parsed = stream::parse_consumer_arn(*consumer_arn);
+    if (!parsed) {
+      return Status::invalid_argument(
+          fmt::format("ConsumerARN {} is not a valid consumer ARN.", *consumer_arn));
+    }
+    if ((stream && *stream != parsed->stream) || (name && *name != parsed->consumer_name)) {
+      return Status::invalid_argument(
+          "ConsumerARN does not match the StreamARN and ConsumerName given with it.");
+    }
+    return stream::ConsumerRef{parsed->stream, parsed->consumer_name, parsed->creation_s};
+  }
+  if (!stream || !name) {
+    return Status::invalid_argument(
+        "Either ConsumerARN or both StreamARN and ConsumerName must be provided.");
+  }
+  return stream::ConsumerRef{*stream, std::string(*name), std::nullopt};
+}
+
+net::Response register_stream_consumer(Call& c) {
+  const Opt arn = c.in.string("StreamARN");
+  const Opt name = c.in.string("ConsumerName");
+  const auto tags = read_string_map(c.in, "Tags");
+  Validator v;
+  v.required("streamARN", arn.has_value());
+  check_stream_arn(v, arn);
+  v.required("consumerName", name.has_value());
+  v.string("consumerName", name, Pattern::kName, 1, 128);
+  check_tags(v, "tags", tags, 0);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  auto key = parse_stream_arn_member(arn);
+  if (!key.ok()) return status_response(key.status());
+  auto r = c.svc.register_stream_consumer(*key, *name);
+  if (!r.ok()) return status_response(r.status());
+  if (tags && !tags->empty()) {
+    std::map<std::string, std::string> m;
+    for (const auto& [k, val] : *tags) m[std::string(k)] = std::string(val);
+    Status s = c.svc.tag_resource({*key, stream::ConsumerRef{*key, r->name, std::nullopt}}, m);
+    if (!s.ok()) {
+      // Registration and tags are not one change: take the consumer back.
+      (void)c.svc.deregister_stream_consumer(stream::ConsumerRef{*key, r->name, std::nullopt});
+      return status_response(s);
+    }
+  }
+  JsonWriter w;
+  w.begin_object();
+  w.key("Consumer");
+  write_consumer(w, *r, /*with_stream_arn=*/false);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+// DescribeStreamConsumer and DeregisterStreamConsumer share their input shape.
+struct ConsumerInput {
+  Opt stream_arn;
+  Opt name;
+  Opt consumer_arn;
+};
+
+std::optional<net::Response> read_consumer_input(Call& c, ConsumerInput& in) {
+  in.stream_arn = c.in.string("StreamARN");
+  in.name = c.in.string("ConsumerName");
+  in.consumer_arn = c.in.string("ConsumerARN");
+  Validator v;
+  check_stream_arn(v, in.stream_arn);
+  v.string("consumerName", in.name, Pattern::kName, 1, 128);
+  v.string("consumerARN", in.consumer_arn, Pattern::kConsumerArn, 1, 2048);
+  if (c.in.failed()) return serialization_error(c.in);
+  if (!v.ok()) return validation_error(v);
+  return std::nullopt;
+}
+
+net::Response describe_stream_consumer(Call& c) {
+  ConsumerInput in;
+  if (auto failed = read_consumer_input(c, in)) return std::move(*failed);
+  auto ref = resolve_consumer(in.stream_arn, in.name, in.consumer_arn);
+  if (!ref.ok()) return status_response(ref.status());
+  auto r = c.svc.describe_stream_consumer(*ref);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.key("ConsumerDescription");
+  write_consumer(w, *r, /*with_stream_arn=*/true);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response deregister_stream_consumer(Call& c) {
+  ConsumerInput in;
+  if (auto failed = read_consumer_input(c, in)) return std::move(*failed);
+  auto ref = resolve_consumer(in.stream_arn, in.name, in.consumer_arn);
+  if (!ref.ok()) return status_response(ref.status());
+  Status s = c.svc.deregister_stream_consumer(*ref);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response list_stream_consumers(Call& c) {
+  const Opt arn = c.in.string("StreamARN");
+  const Opt token = c.in.string("NextToken");
+  const auto max_results = c.in.integer("MaxResults");
+  const auto created = c.in.timestamp("StreamCreationTimestamp");
+  Validator v;
+  v.required("streamARN", arn.has_value());
+  check_stream_arn(v, arn);
+  v.string("nextToken", token, Pattern::kNone, 1, 1048576);
+  v.int_range("maxResults", max_results, 1, 10000);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  auto key = parse_stream_arn_member(arn);
+  if (!key.ok()) return status_response(key.status());
+  stream::ListConsumersRequest req;
+  req.stream = *key;
+  if (max_results) req.max_results = static_cast<int32_t>(*max_results);
+  if (token) req.next_token = std::string(*token);
+  if (created) req.stream_creation_timestamp_ms = static_cast<int64_t>(std::floor(*created * 1000));
+  auto r = c.svc.list_stream_consumers(req);
+  if (!r.ok()) return status_response(r.status(), ExpiredMeaning::kNextToken);
+  JsonWriter w;
+  w.begin_object();
+  w.key("Consumers");
+  w.begin_array();
+  for (const auto& d : r->consumers) write_consumer(w, d, /*with_stream_arn=*/false);
+  w.end_array();
+  if (r->next_token) w.member("NextToken", *r->next_token);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+// ---- Tags and policies by resource ARN (spec 9.17, 9.24) ----
+
+void check_resource_arn(Validator& v, Opt arn) {
+  v.required("resourceARN", arn.has_value());
+  v.string("resourceARN", arn, Pattern::kResourceArn, 1, 2048);
+}
+
+// A consumer ARN names that consumer; otherwise the ARN must be a stream ARN.
+Result<stream::ResourceRef> resolve_resource(std::string_view arn) {
+  if (auto consumer = stream::parse_consumer_arn(arn)) {
+    return stream::ResourceRef{
+        consumer->stream,
+        stream::ConsumerRef{consumer->stream, consumer->consumer_name, consumer->creation_s}};
+  }
+  if (auto key = stream::parse_stream_arn(arn)) return stream::ResourceRef{*key, std::nullopt};
+  return Status::invalid_argument(
+      fmt::format("ResourceARN {} is not a stream or consumer ARN.", arn));
+}
+
+#define SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn)                        \
+  auto res##_result = resolve_resource(*(arn));                          \
+  if (!res##_result.ok()) return status_response(res##_result.status()); \
+  const stream::ResourceRef res = std::move(res##_result).value()
+
+// TagKeys of UntagResource / RemoveTagsFromStream: nullopt when absent.
+std::optional<std::vector<std::string_view>> read_tag_keys(MemberReader& in) {
+  std::optional<std::vector<std::string_view>> keys;
+  if (auto list = in.list("TagKeys")) {
+    keys.emplace();
+    for (auto elem : *list) {
+      if (elem.type() == simdjson::dom::element_type::NULL_VALUE) continue;
+      auto k = in.string_value(elem);
+      if (!k) break;
+      keys->push_back(*k);
+    }
+  }
+  return keys;
+}
+
+void check_tag_keys(Validator& v, const std::optional<std::vector<std::string_view>>& keys) {
+  v.required("tagKeys", keys.has_value());
+  if (!keys) return;
+  const std::string shown = render_list(*keys);
+  if (keys->empty()) v.add("tagKeys", shown, "Member must have length greater than or equal to 1");
+  if (keys->size() > 50)
+    v.add("tagKeys", shown, "Member must have length less than or equal to 50");
+  if (std::any_of(keys->begin(), keys->end(), [](std::string_view k) {
+        return utf16_length(k) < 1 || utf16_length(k) > 128;
+      })) {
+    v.add("tagKeys", shown,
+          "Member must satisfy constraint: [Member must have length less than or equal to 128, "
+          "Member must have length greater than or equal to 1]");
+  }
+}
+
+net::Response tag_resource(Call& c) {
+  const auto tags = read_string_map(c.in, "Tags");
+  const Opt arn = c.in.string("ResourceARN");
+  Validator v;
+  v.required("tags", tags.has_value());
+  check_tags(v, "tags", tags, 1);
+  check_resource_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn);
+  std::map<std::string, std::string> m;
+  for (const auto& [k, val] : *tags) m[std::string(k)] = std::string(val);
+  Status s = c.svc.tag_resource(res, m);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response untag_resource(Call& c) {
+  const auto keys = read_tag_keys(c.in);
+  const Opt arn = c.in.string("ResourceARN");
+  Validator v;
+  check_tag_keys(v, keys);
+  check_resource_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn);
+  Status s = c.svc.untag_resource(res, std::vector<std::string>(keys->begin(), keys->end()));
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response list_tags_for_resource(Call& c) {
+  const Opt arn = c.in.string("ResourceARN");
+  Validator v;
+  check_resource_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn);
+  auto r = c.svc.list_tags_for_resource(res);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.key("Tags");
+  w.begin_array();
+  for (const auto& [k, val] : *r) {
+    w.begin_object();
+    w.member("Key", k);
+    w.member("Value", val);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response put_resource_policy(Call& c) {
+  const Opt arn = c.in.string("ResourceARN");
+  const Opt policy = c.in.string("Policy");
+  Validator v;
+  check_resource_arn(v, arn);
+  v.required("policy", policy.has_value());
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn);
+  // Spec 9.24: the policy must be a JSON object; it is stored verbatim.
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(policy->data(), policy->size()).get(object) != simdjson::SUCCESS) {
+    return status_response(Status::invalid_argument("The policy is not a valid JSON object."));
+  }
+  Status s = c.svc.put_resource_policy(res, std::string(*policy));
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+net::Response get_resource_policy(Call& c) {
+  const Opt arn = c.in.string("ResourceARN");
+  Validator v;
+  check_resource_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn);
+  auto r = c.svc.get_resource_policy(res);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member("Policy", r->value_or("{}"));
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response delete_resource_policy(Call& c) {
+  const Opt arn = c.in.string("ResourceARN");
+  Validator v;
+  check_resource_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE_RESOURCE(res, arn);
+  Status s = c.svc.delete_resource_policy(res);
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+// ---- Encryption and enhanced monitoring (spec 9.18, 9.19) ----
+
+template <bool kStart>
+net::Response change_encryption(Call& c) {
+  const Opt name = c.in.string("StreamName");
+  const Opt type = c.in.string("EncryptionType");
+  const Opt key_id = c.in.string("KeyId");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_stream_name(v, name, arn.has_value());
+  v.required("encryptionType", type.has_value());
+  v.enumeration("encryptionType", type, {"NONE", "KMS"});
+  v.required("keyId", key_id.has_value());
+  v.string("keyId", key_id, Pattern::kNone, 1, 2048);
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  Status s;
+  if constexpr (kStart) {
+    s = c.svc.start_encryption(
+        key, stream::parse_encryption_type(*type).value_or(stream::EncryptionType::kNone),
+        std::string(*key_id));
+  } else {
+    if (*type != "KMS") {
+      return status_response(
+          Status::invalid_argument("StopStreamEncryption requires EncryptionType KMS."));
+    }
+    s = c.svc.stop_encryption(key);
+  }
+  return s.ok() ? empty_ok() : status_response(s);
+}
+
+constexpr std::array<std::string_view, 8> kMetricNames = {"IncomingBytes",
+                                                          "IncomingRecords",
+                                                          "OutgoingBytes",
+                                                          "OutgoingRecords",
+                                                          "WriteProvisionedThroughputExceeded",
+                                                          "ReadProvisionedThroughputExceeded",
+                                                          "IteratorAgeMilliseconds",
+                                                          "ALL"};
+
+template <bool kEnable>
+net::Response change_monitoring(Call& c) {
+  const Opt name = c.in.string("StreamName");
+  const auto metrics = read_string_list(c.in, "ShardLevelMetrics");
+  const Opt arn = c.in.string("StreamARN");
+  Validator v;
+  check_stream_name(v, name, arn.has_value());
+  v.required("shardLevelMetrics", metrics.has_value());
+  if (metrics) {
+    const std::string shown = render_list(*metrics);
+    if (metrics->empty()) {
+      v.add("shardLevelMetrics", shown, "Member must have length greater than or equal to 1");
+    }
+    if (metrics->size() > 7) {
+      v.add("shardLevelMetrics", shown, "Member must have length less than or equal to 7");
+    }
+    if (std::any_of(metrics->begin(), metrics->end(), [](std::string_view m) {
+          return std::find(kMetricNames.begin(), kMetricNames.end(), m) == kMetricNames.end();
+        })) {
+      v.add("shardLevelMetrics", shown,
+            fmt::format("Member must satisfy constraint: [Member must satisfy enum value set: "
+                        "[{}]]",
+                        fmt::join(kMetricNames, ", ")));
+    }
+  }
+  check_stream_arn(v, arn);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  const std::vector<std::string> wanted(metrics->begin(), metrics->end());
+  auto r = kEnable ? c.svc.enable_enhanced_monitoring(key, wanted)
+                   : c.svc.disable_enhanced_monitoring(key, wanted);
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member("StreamName", r->stream_name);
+  w.key("CurrentShardLevelMetrics");
+  w.begin_array();
+  for (const auto& m : r->current_shard_level_metrics) w.string(m);
+  w.end_array();
+  w.key("DesiredShardLevelMetrics");
+  w.begin_array();
+  for (const auto& m : r->desired_shard_level_metrics) w.string(m);
+  w.end_array();
+  w.member("StreamARN", r->stream_arn);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+// ---- Account settings (spec 9.21) ----
+
+net::Response write_account_settings(const stream::AccountSettings& a) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("MinimumThroughputBillingCommitment");
+  w.begin_object();
+  w.member("Status", a.commitment_enabled ? "ENABLED" : "DISABLED");
+  if (a.started_at_ms) {
+    w.key("StartedAt");
+    w.epoch_seconds_millis(*a.started_at_ms);
+  }
+  if (a.ended_at_ms) {
+    w.key("EndedAt");
+    w.epoch_seconds_millis(*a.ended_at_ms);
+  }
+  w.end_object();
+  w.end_object();
+  return json_ok(w.take());
+}
+
+net::Response describe_account_settings(Call& c) {
+  if (c.in.failed()) return serialization_error(c.in);
+  auto r = c.svc.describe_account_settings(c.id.account, c.id.region);
+  if (!r.ok()) return status_response(r.status());
+  return write_account_settings(*r);
+}
+
+net::Response update_account_settings(Call& c) {
+  Opt status;
+  bool given = false;
+  if (auto commitment = c.in.structure("MinimumThroughputBillingCommitment")) {
+    given = true;
+    MemberReader m(*commitment);
+    status = m.string("Status");
+    c.in.adopt_error(m);
+  }
+  Validator v;
+  v.required("minimumThroughputBillingCommitment", given);
+  if (given) {
+    v.required("minimumThroughputBillingCommitment.status", status.has_value());
+    v.enumeration("minimumThroughputBillingCommitment.status", status, {"ENABLED", "DISABLED"});
+  }
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  auto r = c.svc.update_account_settings(c.id.account, c.id.region, *status == "ENABLED");
+  if (!r.ok()) return status_response(r.status());
+  return write_account_settings(*r);
+}
+
 struct OperationEntry {
   std::string_view name;
   Operation run;
 };
 
-constexpr std::array<OperationEntry, 19> kOperations = {{
+constexpr std::array<OperationEntry, 35> kOperations = {{
     {"AddTagsToStream", add_tags},
     {"CreateStream", create_stream},
     {"DecreaseStreamRetentionPeriod", change_retention<false>},
+    {"DeleteResourcePolicy", delete_resource_policy},
     {"DeleteStream", delete_stream},
+    {"DeregisterStreamConsumer", deregister_stream_consumer},
+    {"DescribeAccountSettings", describe_account_settings},
     {"DescribeLimits", describe_limits},
     {"DescribeStream", describe_stream},
+    {"DescribeStreamConsumer", describe_stream_consumer},
     {"DescribeStreamSummary", describe_stream_summary},
+    {"DisableEnhancedMonitoring", change_monitoring<false>},
+    {"EnableEnhancedMonitoring", change_monitoring<true>},
     {"GetRecords", get_records},
+    {"GetResourcePolicy", get_resource_policy},
     {"GetShardIterator", get_shard_iterator},
     {"IncreaseStreamRetentionPeriod", change_retention<true>},
     {"ListShards", list_shards},
+    {"ListStreamConsumers", list_stream_consumers},
     {"ListStreams", list_streams},
+    {"ListTagsForResource", list_tags_for_resource},
     {"ListTagsForStream", list_tags},
     {"MergeShards", merge_shards},
     {"PutRecord", put_record},
     {"PutRecords", put_records},
+    {"PutResourcePolicy", put_resource_policy},
+    {"RegisterStreamConsumer", register_stream_consumer},
     {"RemoveTagsFromStream", remove_tags},
     {"SplitShard", split_shard},
+    {"StartStreamEncryption", change_encryption<true>},
+    {"StopStreamEncryption", change_encryption<false>},
+    {"TagResource", tag_resource},
+    {"UntagResource", untag_resource},
+    {"UpdateAccountSettings", update_account_settings},
     {"UpdateShardCount", update_shard_count},
 }};
 

@@ -245,6 +245,16 @@ void Validator::string(std::string_view path, std::optional<std::string_view> va
       pattern_ok = matches_stream_arn(*value);
       pattern_text = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
       break;
+    case Pattern::kConsumerArn:
+      pattern_ok = matches_consumer_arn(*value);
+      pattern_text =
+          "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/"
+          "[a-zA-Z0-9_.-]+:[0-9]+";
+      break;
+    case Pattern::kResourceArn:
+      pattern_ok = matches_resource_arn(*value);
+      pattern_text = "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+";
+      break;
   }
   if (!pattern_ok) {
     add(path, *value,
@@ -290,6 +300,17 @@ bool matches_sequence_number(std::string_view text) { return matches_decimal(tex
 
 bool matches_stream_arn(std::string_view text) {
   static const std::regex re(R"(arn:aws.*:kinesis:.*:\d{12}:stream/\S+)");
+  return std::regex_match(text.begin(), text.end(), re);
+}
+
+bool matches_consumer_arn(std::string_view text) {
+  static const std::regex re(
+      R"(^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+)");
+  return std::regex_match(text.begin(), text.end(), re);
+}
+
+bool matches_resource_arn(std::string_view text) {
+  static const std::regex re(R"(arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+)");
   return std::regex_match(text.begin(), text.end(), re);
 }
 

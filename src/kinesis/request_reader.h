@@ -67,7 +67,15 @@ class Validator {
   // The checks of a string member after not-null, in the canonical order: regex, length min,
   // length max. `pattern` is the regex as printed (empty: none); lengths are in UTF-16 code
   // units, as the service (Java) counts them.
-  enum class Pattern { kNone, kName, kHashKey, kSequenceNumber, kStreamArn };
+  enum class Pattern {
+    kNone,
+    kName,
+    kHashKey,
+    kSequenceNumber,
+    kStreamArn,
+    kConsumerArn,
+    kResourceArn,
+  };
   void string(std::string_view path, std::optional<std::string_view> value, Pattern pattern,
               std::optional<size_t> min_len, std::optional<size_t> max_len);
   void enumeration(std::string_view path, std::optional<std::string_view> value,
@@ -89,6 +97,9 @@ bool matches_name(std::string_view text);             // [a-zA-Z0-9_.-]+
 bool matches_hash_key(std::string_view text);         // 0|([1-9]\d{0,38})
 bool matches_sequence_number(std::string_view text);  // 0|([1-9]\d{0,128})
 bool matches_stream_arn(std::string_view text);       // arn:aws.*:kinesis:.*:\d{12}:stream/\S+
+// ^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+
+bool matches_consumer_arn(std::string_view text);
+bool matches_resource_arn(std::string_view text);  // arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+
 // Length in UTF-16 code units of UTF-8 `text` (invalid bytes count one each).
 size_t utf16_length(std::string_view text);
 

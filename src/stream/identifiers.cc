@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace sluice::stream {
 namespace {
 
@@ -58,6 +60,31 @@ std::optional<StreamKey> parse_stream_arn(std::string_view arn) {
                 std::string(parts[5].substr(kResourcePrefix.size()))};
   if (!validate_stream_key(key).ok()) return std::nullopt;
   return key;
+}
+
+std::string consumer_arn(const StreamKey& stream, std::string_view consumer_name,
+                         int64_t creation_s) {
+  return fmt::format("{}/consumer/{}:{}", stream_arn(stream), consumer_name, creation_s);
+}
+
+std::optional<ConsumerArn> parse_consumer_arn(std::string_view arn) {
+  constexpr std::string_view kConsumer = "/consumer/";
+  const size_t at = arn.rfind(kConsumer);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::optional<StreamKey> stream = parse_stream_arn(arn.substr(0, at));
+  if (!stream) return std::nullopt;
+  const std::string_view rest = arn.substr(at + kConsumer.size());
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view name = rest.substr(0, colon);
+  const std::string_view seconds = rest.substr(colon + 1);
+  if (!is_name(name, 128) || seconds.empty() || seconds.size() > 18 ||
+      !std::all_of(seconds.begin(), seconds.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  int64_t creation_s = 0;
+  for (char c : seconds) creation_s = creation_s * 10 + (c - '0');
+  return ConsumerArn{std::move(*stream), std::string(name), creation_s};
 }
 
 Status validate_stream_key(const StreamKey& key) {

@@ -28,6 +28,20 @@ std::string stream_arn(const StreamKey& key);
 // validate_stream_key).
 std::optional<StreamKey> parse_stream_arn(std::string_view arn);
 
+// An enhanced fan-out consumer as its ARN names it (section 4).
+struct ConsumerArn {
+  StreamKey stream;
+  std::string consumer_name;
+  int64_t creation_s = 0;  // the consumer's creation time, epoch seconds
+  bool operator==(const ConsumerArn&) const = default;
+};
+// arn:aws:kinesis:<region>:<account>:stream/<name>/consumer/<consumer>:<creation_s>.
+std::string consumer_arn(const StreamKey& stream, std::string_view consumer_name,
+                         int64_t creation_s);
+// The inverse (any partition starting with "aws"); nullopt when `arn` does not have that
+// shape, a name is not valid or the creation second is not a decimal number.
+std::optional<ConsumerArn> parse_consumer_arn(std::string_view arn);
+
 // kInvalidArgument unless account and region are 1-64 characters and the name 1-128
 // characters, all of [A-Za-z0-9_.-].
 Status validate_stream_key(const StreamKey& key);

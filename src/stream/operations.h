@@ -38,6 +38,12 @@ struct StreamServiceOptions {
   int32_t max_target_shard_count = 10000;
   size_t put_records_max_bytes = 5 * 1024 * 1024;  // data + partition keys of one PutRecords
   size_t max_group_bytes = 8 * 1024 * 1024;        // cap of one group-commit append per shard
+  // Enhanced fan-out consumers (spec 9.22): CREATING -> ACTIVE and DELETING -> gone take
+  // this long; a stream holds at most `max_consumers_per_stream`, of which at most
+  // `max_creating_consumers` may be CREATING at once.
+  int64_t consumer_delay_ms = 500;
+  int32_t max_consumers_per_stream = 20;
+  int32_t max_creating_consumers = 5;
 };
 
 struct CreateStreamRequest {
@@ -77,7 +83,7 @@ struct StreamDescription {
   std::optional<std::string> key_id{};  // only with KMS
   int32_t max_record_size_kib = 1024;
   int32_t open_shard_count = 0;
-  int32_t consumer_count = 0;  // enhanced fan-out consumers are not implemented yet
+  int32_t consumer_count = 0;  // registered consumers (CREATING, ACTIVE or DELETING)
 };
 
 struct DescribeStreamRequest {
@@ -233,6 +239,52 @@ struct ListTagsRequest {
 struct ListTagsResult {
   std::vector<std::pair<std::string, std::string>> tags{};  // by key in UTF-16 code-unit order
   bool has_more_tags = false;
+};
+
+// An enhanced fan-out consumer (spec 9.22).
+struct ConsumerDescription {
+  std::string name{};
+  std::string arn{};
+  ConsumerStatus status = ConsumerStatus::kCreating;
+  int64_t creation_timestamp_ms = 0;  // whole seconds, the ARN's last component
+  std::string stream_arn{};
+};
+
+// A consumer named by stream and name; from a consumer ARN also by creation second, which
+// must then match (an ARN of an earlier consumer of the same name names nothing).
+struct ConsumerRef {
+  StreamKey stream{};
+  std::string name{};
+  std::optional<int64_t> creation_s{};
+};
+
+struct ListConsumersRequest {
+  StreamKey stream{};
+  std::optional<int32_t> max_results{};  // 1-10000; default and cap 100
+  std::optional<std::string> next_token{};
+  // When given, the stream must have been created in that (whole) second.
+  std::optional<int64_t> stream_creation_timestamp_ms{};
+};
+
+struct ListConsumersResult {
+  std::vector<ConsumerDescription> consumers{};  // by name, byte order
+  std::optional<std::string> next_token{};       // absent on the last page
+};
+
+// A stream, or one of its consumers: what TagResource and the resource-policy operations
+// address (spec 9.17, 9.24).
+struct ResourceRef {
+  StreamKey stream{};
+  std::optional<ConsumerRef> consumer{};  // set: this consumer of `stream`
+};
+
+// DescribeAccountSettings / UpdateAccountSettings (spec 9.21): the
+// MinimumThroughputBillingCommitment of one (account, region), stored and echoed only.
+struct AccountSettings {
+  bool commitment_enabled = false;
+  std::optional<int64_t> started_at_ms{};  // the last switch to ENABLED
+  std::optional<int64_t> ended_at_ms{};    // the last switch to DISABLED after that
+  bool operator==(const AccountSettings&) const = default;
 };
 
 struct LimitsResult {

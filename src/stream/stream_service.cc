@@ -72,6 +72,7 @@ constexpr size_t kGetRecordsMaxBytes = 10 * 1024 * 1024;
 constexpr int kMaxRouteAttempts = 8;  // re-routing after a shard closed under a put
 constexpr std::string_view kListShardsToken = "ListShards";
 constexpr std::string_view kListStreamsToken = "ListStreams";
+constexpr std::string_view kListConsumersToken = "ListStreamConsumers";
 constexpr std::string_view kAllMetrics[] = {
     "IncomingBytes",
     "IncomingRecords",
@@ -164,7 +165,17 @@ ShardDescription describe_shard(const ShardMeta& m) {
   return d;
 }
 
-StreamDescription summarize(const StreamState& s) {
+// The consumer's status at `now`; nullopt once a deregistration has completed.
+std::optional<ConsumerStatus> consumer_status(const internal::ConsumerMeta& c, int64_t now,
+                                              int64_t delay_ms) {
+  if (c.deleting_due_ms) {
+    if (now >= *c.deleting_due_ms) return std::nullopt;
+    return ConsumerStatus::kDeleting;
+  }
+  return now < c.registered_ms + delay_ms ? ConsumerStatus::kCreating : ConsumerStatus::kActive;
+}
+
+StreamDescription summarize(const StreamState& s, int64_t now, int64_t consumer_delay_ms) {
   const StreamMeta& m = s.meta;
   StreamDescription d;
   d.stream = m.key;
@@ -178,6 +189,9 @@ StreamDescription summarize(const StreamState& s) {
   if (m.encryption == EncryptionType::kKms) d.key_id = m.key_id;
   d.max_record_size_kib = m.max_record_size_kib;
   d.open_shard_count = static_cast<int32_t>(s.open_by_start.size());
+  for (const internal::ConsumerMeta& c : m.consumers) {
+    if (consumer_status(c, now, consumer_delay_ms)) ++d.consumer_count;
+  }
   return d;
 }
 
@@ -825,13 +839,22 @@ Status StreamService::create_stream(const CreateStreamRequest& req) {
   return advance(*state, now);
 }
 
-Status StreamService::delete_stream(const StreamKey& stream, bool /*enforce_consumer_deletion*/) {
+Status StreamService::delete_stream(const StreamKey& stream, bool enforce_consumer_deletion) {
   std::lock_guard lock(mu_);
   const int64_t now = clock_->now_ms();
   SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(stream, now));
   if (s == nullptr) return stream_not_found(stream);
   if (s->meta.status == StreamStatus::kDeleting) return Status();
-  // No consumers can be registered yet, so EnforceConsumerDeletion changes nothing.
+  const bool has_consumers =
+      std::any_of(s->meta.consumers.begin(), s->meta.consumers.end(), [&](const auto& c) {
+        return consumer_status(c, now, options_.consumer_delay_ms).has_value();
+      });
+  if (has_consumers && !enforce_consumer_deletion) {
+    return Status::in_use(fmt::format(
+        "Stream {} under account {} has registered consumers; set EnforceConsumerDeletion to "
+        "delete it.",
+        stream.name, stream.account));
+  }
   StreamMeta next = s->meta;
   next.pending = PendingChange{.kind = PendingKind::kDelete};
   return schedule(*s, std::move(next), now, options_.deleting_delay_ms, StreamStatus::kDeleting);
@@ -855,7 +878,7 @@ Result<StreamDescription> StreamService::describe_stream(const DescribeStreamReq
   const int64_t now = clock_->now_ms();
   SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(req.stream, now));
   if (s == nullptr) return stream_not_found(req.stream);
-  StreamDescription d = summarize(*s);
+  StreamDescription d = summarize(*s, now, options_.consumer_delay_ms);
   const int64_t cutoff = retention_cutoff_ms(s->meta, now);
   const size_t page = static_cast<size_t>(std::min(limit, 100));
   for (auto it = s->shards.upper_bound(after); it != s->shards.end(); ++it) {
@@ -874,7 +897,7 @@ Result<StreamDescription> StreamService::describe_stream_summary(const StreamKey
   const int64_t now = clock_->now_ms();
   SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(stream, now));
   if (s == nullptr) return stream_not_found(stream);
-  return summarize(*s);
+  return summarize(*s, now, options_.consumer_delay_ms);
 }
 
 Result<ListStreamsResult> StreamService::list_streams(const ListStreamsRequest& req) {
@@ -1806,6 +1829,296 @@ Result<LimitsResult> StreamService::describe_limits(std::string_view account,
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enhanced fan-out consumers (9.22). Consumers live in their stream's record (the `consumer`
+// field, docs/formats/stream-catalog.md); their status follows from the clock.
+
+namespace {
+
+Status consumer_not_found(const ConsumerRef& ref) {
+  return Status::not_found(
+      fmt::format("Consumer {}, account {} not found.", ref.name, ref.stream.account));
+}
+
+ConsumerDescription describe_consumer(const StreamKey& stream, const internal::ConsumerMeta& c,
+                                      ConsumerStatus status) {
+  ConsumerDescription d;
+  d.name = c.name;
+  d.arn = consumer_arn(stream, c.name, c.creation_s);
+  d.status = status;
+  d.creation_timestamp_ms = c.creation_s * 1000;
+  d.stream_arn = stream_arn(stream);
+  return d;
+}
+
+// Drops the consumers whose deregistration has completed by `now`.
+void prune_consumers(StreamMeta& m, int64_t now, int64_t delay_ms) {
+  std::erase_if(m.consumers, [&](const internal::ConsumerMeta& c) {
+    return !consumer_status(c, now, delay_ms).has_value();
+  });
+}
+
+}  // namespace
+
+Result<ConsumerDescription> StreamService::register_stream_consumer(
+    const StreamKey& stream, std::string_view consumer_name) {
+  SLUICE_RETURN_IF_ERROR(validate_stream_key(stream));
+  if (consumer_name.empty() || consumer_name.size() > 128 ||
+      !validate_stream_key({stream.account, stream.region, std::string(consumer_name)}).ok()) {
+    return Status::invalid_argument(fmt::format("Invalid consumer name {}.", consumer_name));
+  }
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->now_ms();
+  const int64_t delay = options_.consumer_delay_ms;
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(stream, now));
+  if (s == nullptr) return stream_not_found(stream);
+  if (s->meta.status != StreamStatus::kActive && s->meta.status != StreamStatus::kUpdating) {
+    return not_active(stream, s->meta.status);
+  }
+  StreamMeta next = s->meta;
+  prune_consumers(next, now, delay);
+  int32_t creating = 0;
+  for (const internal::ConsumerMeta& c : next.consumers) {
+    if (c.name == consumer_name) {
+      return Status::in_use(
+          fmt::format("Consumer {} under stream {} under account {} already exists.", consumer_name,
+                      stream.name, stream.account));
+    }
+    if (consumer_status(c, now, delay) == ConsumerStatus::kCreating) ++creating;
+  }
+  if (std::ssize(next.consumers) >= options_.max_consumers_per_stream) {
+    return Status::limit_exceeded(
+        fmt::format("Stream {} under account {} already has the maximum number of consumers ({}).",
+                    stream.name, stream.account, options_.max_consumers_per_stream));
+  }
+  if (creating >= options_.max_creating_consumers) {
+    return Status::limit_exceeded(
+        fmt::format("Stream {} under account {} already has {} consumers in CREATING state. "
+                    "Wait until they are ACTIVE.",
+                    stream.name, stream.account, creating));
+  }
+  internal::ConsumerMeta c;
+  c.name = std::string(consumer_name);
+  c.registered_ms = now;
+  c.creation_s = now / 1000;
+  next.consumers.push_back(c);
+  std::swap(s->meta, next);
+  Status st = persist_stream(*s);
+  if (!st.ok()) {
+    std::swap(s->meta, next);
+    return st;
+  }
+  logger()->info("stream={} account={} region={} consumer={} registered", stream.name,
+                 stream.account, stream.region, consumer_name);
+  return describe_consumer(stream, c, *consumer_status(c, now, delay));
+}
+
+Result<ConsumerDescription> StreamService::describe_stream_consumer(const ConsumerRef& ref) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->now_ms();
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(ref.stream, now));
+  if (s == nullptr) return stream_not_found(ref.stream);
+  for (const internal::ConsumerMeta& c : s->meta.consumers) {
+    if (c.name != ref.name) continue;
+    if (ref.creation_s && *ref.creation_s != c.creation_s) continue;
+    const auto status = consumer_status(c, now, options_.consumer_delay_ms);
+    if (!status) continue;
+    return describe_consumer(ref.stream, c, *status);
+  }
+  return consumer_not_found(ref);
+}
+
+Result<ListConsumersResult> StreamService::list_stream_consumers(const ListConsumersRequest& req) {
+  const int32_t limit = std::min(req.max_results.value_or(100), 100);
+  if (limit < 1) return Status::invalid_argument(fmt::format("MaxResults {} is below 1", limit));
+  const int64_t now = clock_->now_ms();
+  std::string after;
+  if (req.next_token) {
+    SLUICE_ASSIGN_OR_RETURN(
+        auto f, internal::open_token(kListConsumersToken, *req.next_token, as_bytes(secret_)));
+    std::optional<int64_t> issued = f.size() == 5 ? parse_number<int64_t>(f[0]) : std::nullopt;
+    if (!issued || f[1] != req.stream.account || f[2] != req.stream.region ||
+        f[3] != req.stream.name) {
+      return Status::invalid_argument("The NextToken is invalid.");
+    }
+    if (now - *issued > internal::kIteratorTtlMs) {
+      return Status::expired("The NextToken has expired.");
+    }
+    after = f[4];
+  }
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(req.stream, now));
+  if (s == nullptr) return stream_not_found(req.stream);
+  if (req.stream_creation_timestamp_ms &&
+      *req.stream_creation_timestamp_ms / 1000 != s->meta.creation_ms / 1000) {
+    return stream_not_found(req.stream);
+  }
+  std::vector<ConsumerDescription> all;
+  for (const internal::ConsumerMeta& c : s->meta.consumers) {
+    const auto status = consumer_status(c, now, options_.consumer_delay_ms);
+    if (status && c.name > after) all.push_back(describe_consumer(req.stream, c, *status));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  ListConsumersResult out;
+  if (std::ssize(all) > limit) {
+    all.resize(static_cast<size_t>(limit));
+    out.next_token = internal::seal_token(kListConsumersToken,
+                                          {fmt::format("{}", now), req.stream.account,
+                                           req.stream.region, req.stream.name, all.back().name},
+                                          as_bytes(secret_));
+  }
+  out.consumers = std::move(all);
+  return out;
+}
+
+Status StreamService::deregister_stream_consumer(const ConsumerRef& ref) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->now_ms();
+  const int64_t delay = options_.consumer_delay_ms;
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(ref.stream, now));
+  if (s == nullptr) return stream_not_found(ref.stream);
+  StreamMeta next = s->meta;
+  prune_consumers(next, now, delay);
+  auto it = std::find_if(next.consumers.begin(), next.consumers.end(), [&](const auto& c) {
+    return c.name == ref.name && (!ref.creation_s || *ref.creation_s == c.creation_s);
+  });
+  if (it == next.consumers.end()) return consumer_not_found(ref);
+  if (it->deleting_due_ms) return Status();
+  it->deleting_due_ms = now + std::max<int64_t>(delay, 0);
+  if (delay <= 0) prune_consumers(next, now, delay);
+  std::swap(s->meta, next);
+  Status st = persist_stream(*s);
+  if (!st.ok()) {
+    std::swap(s->meta, next);
+    return st;
+  }
+  logger()->info("stream={} account={} region={} consumer={} deregistered", ref.stream.name,
+                 ref.stream.account, ref.stream.region, ref.name);
+  return Status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tags and policies of streams and consumers (9.17, 9.24)
+
+Result<std::pair<StreamState*, int>> StreamService::find_resource(const ResourceRef& res,
+                                                                  int64_t now) {
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(res.stream, now));
+  if (s == nullptr) return stream_not_found(res.stream);
+  if (!res.consumer) return std::pair<StreamState*, int>(s, -1);
+  const ConsumerRef& ref = *res.consumer;
+  const auto& consumers = s->meta.consumers;
+  for (size_t i = 0; i < consumers.size(); ++i) {
+    const internal::ConsumerMeta& c = consumers[i];
+    if (c.name != ref.name || (ref.creation_s && *ref.creation_s != c.creation_s)) continue;
+    if (!consumer_status(c, now, options_.consumer_delay_ms)) continue;
+    return std::pair<StreamState*, int>(s, static_cast<int>(i));
+  }
+  return consumer_not_found(ref);
+}
+
+Status StreamService::update_resource(
+    const ResourceRef& res, const std::function<Status(internal::StreamMeta&, int)>& change) {
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_resource(res, clock_->now_ms()));
+  StreamState* s = found.first;
+  StreamMeta next = s->meta;
+  SLUICE_RETURN_IF_ERROR(change(next, found.second));
+  std::swap(s->meta, next);
+  Status st = persist_stream(*s);
+  if (!st.ok()) std::swap(s->meta, next);
+  return st;
+}
+
+Status StreamService::tag_resource(const ResourceRef& res,
+                                   const std::map<std::string, std::string>& tags) {
+  return update_resource(res, [&](StreamMeta& m, int consumer) {
+    auto& existing = consumer < 0 ? m.tags : m.consumers[static_cast<size_t>(consumer)].tags;
+    SLUICE_RETURN_IF_ERROR(check_new_tags(res.stream, existing, tags));
+    for (const auto& [k, v] : tags) existing[k] = v;
+    return Status();
+  });
+}
+
+Status StreamService::untag_resource(const ResourceRef& res, const std::vector<std::string>& keys) {
+  return update_resource(res, [&](StreamMeta& m, int consumer) {
+    auto& existing = consumer < 0 ? m.tags : m.consumers[static_cast<size_t>(consumer)].tags;
+    std::vector<std::string_view> texts(keys.begin(), keys.end());
+    SLUICE_RETURN_IF_ERROR(check_tag_chars(res.stream, texts, /*adding=*/false));
+    for (const std::string& k : keys) existing.erase(k);
+    return Status();
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> StreamService::list_tags_for_resource(
+    const ResourceRef& res) {
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_resource(res, clock_->now_ms()));
+  const StreamMeta& m = found.first->meta;
+  // Tags hold only code points below U+D800 (tag_chars_valid): byte order is UTF-16 order.
+  const auto& tags =
+      found.second < 0 ? m.tags : m.consumers[static_cast<size_t>(found.second)].tags;
+  return std::vector<std::pair<std::string, std::string>>(tags.begin(), tags.end());
+}
+
+Status StreamService::put_resource_policy(const ResourceRef& res, std::string policy) {
+  return update_resource(res, [&](StreamMeta& m, int consumer) {
+    (consumer < 0 ? m.policy : m.consumers[static_cast<size_t>(consumer)].policy) = policy;
+    return Status();
+  });
+}
+
+Result<std::optional<std::string>> StreamService::get_resource_policy(const ResourceRef& res) {
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(auto found, find_resource(res, clock_->now_ms()));
+  const StreamMeta& m = found.first->meta;
+  return found.second < 0 ? m.policy : m.consumers[static_cast<size_t>(found.second)].policy;
+}
+
+Status StreamService::delete_resource_policy(const ResourceRef& res) {
+  return update_resource(res, [&](StreamMeta& m, int consumer) {
+    (consumer < 0 ? m.policy : m.consumers[static_cast<size_t>(consumer)].policy).reset();
+    return Status();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Account settings (9.21): read from and written to the MetadataStore on each call (rare).
+
+Result<AccountSettings> StreamService::describe_account_settings(std::string_view account,
+                                                                 std::string_view region) {
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(auto text,
+                          metadata_->get(internal::kAccountSettingsNs,
+                                         internal::account_settings_key(account, region)));
+  if (!text) return AccountSettings{};
+  return internal::decode_account_settings(*text);
+}
+
+Result<AccountSettings> StreamService::update_account_settings(std::string_view account,
+                                                               std::string_view region,
+                                                               bool enable) {
+  std::lock_guard lock(mu_);
+  const std::string key = internal::account_settings_key(account, region);
+  SLUICE_ASSIGN_OR_RETURN(auto text, metadata_->get(internal::kAccountSettingsNs, key));
+  AccountSettings a;
+  if (text) {
+    SLUICE_ASSIGN_OR_RETURN(a, internal::decode_account_settings(*text));
+  }
+  if (a.commitment_enabled == enable) return a;
+  const int64_t now = clock_->now_ms();
+  a.commitment_enabled = enable;
+  if (enable) {
+    a.started_at_ms = now;
+    a.ended_at_ms.reset();
+  } else {
+    a.ended_at_ms = now;
+  }
+  const MetadataStore::Write w{std::string(internal::kAccountSettingsNs), key,
+                               internal::encode_account_settings(a)};
+  SLUICE_RETURN_IF_ERROR(metadata_->apply(std::span(&w, 1)));
+  return a;
 }
 
 std::optional<size_t> StreamService::max_record_bytes(const StreamKey& stream) {

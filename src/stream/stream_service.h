@@ -6,6 +6,7 @@
 #include "stream/operations.h"
 #include "stream/types.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,7 +56,8 @@ class StreamService {
   // ---- Streams (9.1-9.5) ----
   Status create_stream(const CreateStreamRequest& req);
   // Marks the stream DELETING (from any state); its data goes when the delay has passed.
-  // `enforce_consumer_deletion` is accepted for when consumers exist (none can yet).
+  // With registered consumers and !enforce_consumer_deletion: kInUse, nothing changes; else
+  // the consumers go with the stream.
   Status delete_stream(const StreamKey& stream, bool enforce_consumer_deletion = false);
   Result<StreamDescription> describe_stream(const DescribeStreamRequest& req);
   Result<StreamDescription> describe_stream_summary(const StreamKey& stream);
@@ -94,6 +96,41 @@ class StreamService {
       const StreamKey& stream, const std::vector<std::string>& metrics);
   Result<LimitsResult> describe_limits(std::string_view account, std::string_view region);
 
+  // ---- Enhanced fan-out consumers (9.22) ----
+  // The new consumer, CREATING (ACTIVE at once with a zero consumer delay). The stream must
+  // be ACTIVE or UPDATING (else kInUse); a name in use -> kInUse; limits -> kLimitExceeded.
+  Result<ConsumerDescription> register_stream_consumer(const StreamKey& stream,
+                                                       std::string_view consumer_name);
+  // kNotFound for an unknown stream or consumer (or a creation second that does not match).
+  Result<ConsumerDescription> describe_stream_consumer(const ConsumerRef& ref);
+  Result<ListConsumersResult> list_stream_consumers(const ListConsumersRequest& req);
+  // Marks the consumer DELETING; it is gone after the consumer delay. Deregistering a
+  // DELETING consumer changes nothing.
+  Status deregister_stream_consumer(const ConsumerRef& ref);
+
+  // ---- Account settings (9.21) ----
+  // DISABLED with no times for an account that never changed them.
+  Result<AccountSettings> describe_account_settings(std::string_view account,
+                                                    std::string_view region);
+  // Switching on sets started_at (and clears ended_at); switching off an enabled
+  // commitment sets ended_at; setting the current state again changes nothing.
+  Result<AccountSettings> update_account_settings(std::string_view account, std::string_view region,
+                                                  bool enable);
+
+  // ---- Tags and policies of streams and consumers (9.17, 9.24) ----
+  // A stream's tags are those of add_tags()/list_tags(); the rules are those of 9.16.
+  Status tag_resource(const ResourceRef& res, const std::map<std::string, std::string>& tags);
+  Status untag_resource(const ResourceRef& res, const std::vector<std::string>& keys);
+  // All tags, by key in UTF-16 code-unit order.
+  Result<std::vector<std::pair<std::string, std::string>>> list_tags_for_resource(
+      const ResourceRef& res);
+  // The policy is stored verbatim (the kinesis layer checks it is a JSON object).
+  Status put_resource_policy(const ResourceRef& res, std::string policy);
+  // nullopt when the resource has no policy.
+  Result<std::optional<std::string>> get_resource_policy(const ResourceRef& res);
+  // Idempotent: a resource without a policy is fine.
+  Status delete_resource_policy(const ResourceRef& res);
+
   // The largest data + partition key a record of `stream` may have (its MaxRecordSizeInKiB),
   // for request validation; nullopt when there is no such stream.
   std::optional<size_t> max_record_bytes(const StreamKey& stream);
@@ -126,6 +163,13 @@ class StreamService {
   int32_t open_shards_in(std::string_view account, std::string_view region) const;
   Status check_mutable(const StreamState& s) const;
   Result<StreamState*> begin_update(const StreamKey& key, int64_t now);
+  // The stream and, for a consumer resource, the index of its consumer in meta.consumers
+  // (-1 for the stream itself); kNotFound when either is missing.
+  Result<std::pair<StreamState*, int>> find_resource(const ResourceRef& res, int64_t now);
+  // Takes mu_ (unlike its neighbours). Applies `change` to a copy of the resource's metadata
+  // and persists it; nothing changes when `change` or persisting fails.
+  Status update_resource(const ResourceRef& res,
+                         const std::function<Status(internal::StreamMeta&, int)>& change);
   Status schedule(StreamState& s, internal::StreamMeta next, int64_t now, int64_t delay_ms,
                   StreamStatus status);
 

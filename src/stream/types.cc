@@ -29,6 +29,11 @@ constexpr std::array<std::pair<StreamStatus, std::string_view>, 4> kStatusNames{
     {StreamStatus::kUpdating, "UPDATING"},
     {StreamStatus::kDeleting, "DELETING"},
 }};
+constexpr std::array<std::pair<ConsumerStatus, std::string_view>, 3> kConsumerStatusNames{{
+    {ConsumerStatus::kCreating, "CREATING"},
+    {ConsumerStatus::kActive, "ACTIVE"},
+    {ConsumerStatus::kDeleting, "DELETING"},
+}};
 constexpr std::array<std::pair<StreamMode, std::string_view>, 2> kModeNames{{
     {StreamMode::kProvisioned, "PROVISIONED"},
     {StreamMode::kOnDemand, "ON_DEMAND"},
@@ -57,6 +62,7 @@ constexpr std::array<std::pair<ShardFilterType, std::string_view>, 6> kFilterNam
 
 std::string_view stream_status_name(StreamStatus s) { return name_of(kStatusNames, s); }
 std::string_view stream_mode_name(StreamMode m) { return name_of(kModeNames, m); }
+std::string_view consumer_status_name(ConsumerStatus s) { return name_of(kConsumerStatusNames, s); }
 std::optional<StreamMode> parse_stream_mode(std::string_view name) {
   return find_by_name(kModeNames, name);
 }

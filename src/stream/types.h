@@ -27,6 +27,8 @@ using LogOffset = NamedType<uint64_t, struct LogOffsetTag>;
 // Lifecycle of a stream (spec 5.1): CREATING -> ACTIVE <-> UPDATING; any -> DELETING -> gone.
 enum class StreamStatus : uint8_t { kCreating, kActive, kUpdating, kDeleting };
 enum class StreamMode : uint8_t { kProvisioned, kOnDemand };
+// Lifecycle of an enhanced fan-out consumer (spec 9.22): CREATING -> ACTIVE -> DELETING -> gone.
+enum class ConsumerStatus : uint8_t { kCreating, kActive, kDeleting };
 enum class EncryptionType : uint8_t { kNone, kKms };
 enum class IteratorType : uint8_t {
   kTrimHorizon,
@@ -49,6 +51,7 @@ enum class ShardFilterType : uint8_t {
 // inverses; the parsers return nullopt for anything else (names are case-sensitive).
 std::string_view stream_status_name(StreamStatus s);
 std::string_view stream_mode_name(StreamMode m);
+std::string_view consumer_status_name(ConsumerStatus s);
 std::optional<StreamMode> parse_stream_mode(std::string_view name);
 std::string_view encryption_type_name(EncryptionType e);
 std::optional<EncryptionType> parse_encryption_type(std::string_view name);

@@ -138,9 +138,9 @@ TEST_F(ApiTest, UnknownAndUnimplementedOperations) {
   net::Response subscribe = call("SubscribeToShard", "{}");
   EXPECT_EQ(subscribe.status, 400);
   EXPECT_NE(subscribe.body.find("not supported"), std::string::npos);
-  net::Response consumer = call("RegisterStreamConsumer", "{}");
-  EXPECT_EQ(consumer.status, 400);
-  EXPECT_NE(consumer.body.find("not implemented"), std::string::npos);
+  net::Response mode = call("UpdateStreamMode", "{}");
+  EXPECT_EQ(mode.status, 400);
+  EXPECT_NE(mode.body.find("not implemented"), std::string::npos);
 }
 
 TEST_F(ApiTest, DispatchPrecedenceOfSection2_1) {

@@ -213,6 +213,16 @@ std::string encode_stream(const StreamMeta& m) {
     w.add("tag_value", v);
   }
   for (int64_t t : m.scaling_ms) w.add_int("scaling_ms", t);
+  for (const ConsumerMeta& c : m.consumers) {
+    std::string v = fmt::format("{},{},{}", c.name, c.registered_ms, c.creation_s);
+    if (c.deleting_due_ms) v += fmt::format(",{}", *c.deleting_due_ms);
+    w.add("consumer", v);
+  }
+  for (const ConsumerMeta& c : m.consumers) {
+    for (const auto& [k, v] : c.tags) w.add("consumer_tag", fmt::format("{},{},{}", c.name, k, v));
+    if (c.policy) w.add("consumer_policy", fmt::format("{},{}", c.name, *c.policy));
+  }
+  if (m.policy) w.add("policy", *m.policy);
   const PendingChange& p = m.pending;
   w.add("pending", pending_name(p.kind));
   if (p.kind != PendingKind::kNone) {
@@ -281,6 +291,53 @@ Result<StreamMeta> decode_stream(std::string_view text) {
     SLUICE_ASSIGN_OR_RETURN(int64_t v, r.number<int64_t>("scaling_ms", t));
     m.scaling_ms.push_back(v);
   }
+  for (const std::string& field : r.repeated("consumer")) {
+    // name "," registered_ms "," creation_s [ "," deleting_due_ms ]
+    std::vector<std::string_view> parts;
+    std::string_view rest = field;
+    while (true) {
+      const size_t comma = rest.find(',');
+      parts.push_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (parts.size() < 3 || parts.size() > 4 || parts[0].empty()) {
+      return r.bad(fmt::format("field consumer is malformed: '{}'", field));
+    }
+    ConsumerMeta c;
+    c.name = std::string(parts[0]);
+    SLUICE_ASSIGN_OR_RETURN(c.registered_ms, r.number<int64_t>("consumer", parts[1]));
+    SLUICE_ASSIGN_OR_RETURN(c.creation_s, r.number<int64_t>("consumer", parts[2]));
+    if (parts.size() == 4) {
+      SLUICE_ASSIGN_OR_RETURN(int64_t due, r.number<int64_t>("consumer", parts[3]));
+      c.deleting_due_ms = due;
+    }
+    m.consumers.push_back(std::move(c));
+  }
+  auto consumer_named = [&](std::string_view name) -> ConsumerMeta* {
+    for (ConsumerMeta& c : m.consumers) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  };
+  for (const std::string& field : r.repeated("consumer_tag")) {
+    // consumer "," key "," value (names and tag keys hold no comma; values may)
+    const size_t first = field.find(',');
+    const size_t second = first == std::string::npos ? first : field.find(',', first + 1);
+    ConsumerMeta* c =
+        second == std::string::npos ? nullptr : consumer_named(field.substr(0, first));
+    if (c == nullptr) return r.bad(fmt::format("field consumer_tag is malformed: '{}'", field));
+    c->tags[field.substr(first + 1, second - first - 1)] = field.substr(second + 1);
+  }
+  for (const std::string& field : r.repeated("consumer_policy")) {
+    const size_t comma = field.find(',');
+    ConsumerMeta* c = comma == std::string::npos ? nullptr : consumer_named(field.substr(0, comma));
+    if (c == nullptr || c->policy) {
+      return r.bad(fmt::format("field consumer_policy is malformed: '{}'", field));
+    }
+    c->policy = field.substr(comma + 1);
+  }
+  SLUICE_ASSIGN_OR_RETURN(m.policy, r.optional("policy"));
   SLUICE_ASSIGN_OR_RETURN(std::string pending, r.single("pending"));
   auto pk = parse_pending(pending);
   if (!pk) return r.bad("bad pending change " + pending);
@@ -360,6 +417,32 @@ Result<ShardMeta> decode_shard(std::string_view text) {
   if (m.range.starting > m.range.ending) return r.bad("starting hash key above the ending one");
   SLUICE_RETURN_IF_ERROR(r.finish());
   return m;
+}
+
+std::string encode_account_settings(const AccountSettings& a) {
+  Writer w;
+  w.add("commitment", a.commitment_enabled ? "ENABLED" : "DISABLED");
+  if (a.started_at_ms) w.add_int("started_at_ms", *a.started_at_ms);
+  if (a.ended_at_ms) w.add_int("ended_at_ms", *a.ended_at_ms);
+  return w.take();
+}
+
+Result<AccountSettings> decode_account_settings(std::string_view text) {
+  SLUICE_ASSIGN_OR_RETURN(Reader r, Reader::parse("account settings", text));
+  AccountSettings a;
+  SLUICE_ASSIGN_OR_RETURN(std::string commitment, r.single("commitment"));
+  if (commitment != "ENABLED" && commitment != "DISABLED") {
+    return r.bad("bad commitment " + commitment);
+  }
+  a.commitment_enabled = commitment == "ENABLED";
+  SLUICE_ASSIGN_OR_RETURN(a.started_at_ms, r.optional_number<int64_t>("started_at_ms"));
+  SLUICE_ASSIGN_OR_RETURN(a.ended_at_ms, r.optional_number<int64_t>("ended_at_ms"));
+  SLUICE_RETURN_IF_ERROR(r.finish());
+  return a;
+}
+
+std::string account_settings_key(std::string_view account, std::string_view region) {
+  return fmt::format("{}/{}", account, region);
 }
 
 std::string stream_meta_key(const StreamKey& key) {

@@ -2,6 +2,7 @@
 
 #include "base/result.h"
 #include "stream/hash_key.h"
+#include "stream/operations.h"
 #include "stream/types.h"
 
 #include <cstdint>
@@ -19,6 +20,7 @@ inline constexpr std::string_view kStreamNs = "stream";
 inline constexpr std::string_view kShardNs = "shard";
 inline constexpr std::string_view kCounterNs = "stream_counter";
 inline constexpr std::string_view kGlobalNs = "stream_global";
+inline constexpr std::string_view kAccountSettingsNs = "account_settings";
 inline constexpr std::string_view kIteratorKeyName = "iterator_key";
 inline constexpr std::string_view kNextIncarnationName = "next_incarnation";
 inline constexpr std::string_view kLogNamePrefix = "stream-";
@@ -48,6 +50,19 @@ struct PendingChange {
   bool operator==(const PendingChange&) const = default;
 };
 
+// An enhanced fan-out consumer (spec 9.22). Its status follows from the clock: CREATING until
+// registered_ms + the consumer delay, then ACTIVE; once deregistered, DELETING until
+// deleting_due_ms, then gone (dropped from the record at the next write).
+struct ConsumerMeta {
+  std::string name;
+  int64_t registered_ms = 0;  // the RegisterStreamConsumer request time
+  int64_t creation_s = 0;     // ConsumerCreationTimestamp and the ARN's last component
+  std::optional<int64_t> deleting_due_ms;
+  std::map<std::string, std::string> tags;  // TagResource on the consumer ARN
+  std::optional<std::string> policy;        // PutResourcePolicy on the consumer ARN, verbatim
+  bool operator==(const ConsumerMeta&) const = default;
+};
+
 struct StreamMeta {
   StreamKey key;
   uint64_t incarnation = 0;  // unique per data dir; iterators and log names carry it
@@ -66,7 +81,9 @@ struct StreamMeta {
   std::vector<std::string> shard_level_metrics;  // sorted, unique
   std::map<std::string, std::string> tags;
   int32_t max_record_size_kib = 1024;
-  std::vector<int64_t> scaling_ms;  // completed UpdateShardCount requests in the last 24 h
+  std::vector<int64_t> scaling_ms;      // completed UpdateShardCount requests in the last 24 h
+  std::vector<ConsumerMeta> consumers;  // in registration order; names unique
+  std::optional<std::string> policy;    // PutResourcePolicy on the stream ARN, verbatim
   bool operator==(const StreamMeta&) const = default;
 };
 
@@ -89,6 +106,10 @@ Result<StreamMeta> decode_stream(std::string_view text);
 std::string encode_shard(const ShardMeta& m);
 Result<ShardMeta> decode_shard(std::string_view text);
 
+std::string encode_account_settings(const AccountSettings& a);
+Result<AccountSettings> decode_account_settings(std::string_view text);
+
+std::string account_settings_key(std::string_view account, std::string_view region);  // "<a>/<r>"
 std::string stream_meta_key(const StreamKey& key);  // "<account>/<region>/<name>"
 std::string shard_meta_key(uint64_t incarnation,
                            int32_t index);      // "<incarnation:016x>/<index:010>"
