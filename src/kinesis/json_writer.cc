@@ -1,5 +1,6 @@
 #include "kinesis/json_writer.h"
 
+#include "base/base64.h"
 #include "base/check.h"
 
 #include <charconv>
@@ -8,17 +9,6 @@
 namespace sluice::kinesis {
 
 namespace {
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int decode_char(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 void append_int(std::string& out, int64_t v) {
   char buf[24];
   const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -142,74 +132,23 @@ void JsonWriter::epoch_seconds(int64_t ms) {
   append_int(out_, ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
 }
 
-void append_base64(std::string& out, ByteView bytes) {
-  const size_t n = bytes.size();
-  out.reserve(out.size() + (n + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const uint32_t v =
-        uint32_t(bytes[i]) << 16 | uint32_t(bytes[i + 1]) << 8 | uint32_t(bytes[i + 2]);
-    out.push_back(kAlphabet[v >> 18]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (n - i == 1) {
-    const uint32_t v = uint32_t(bytes[i]) << 16;
-    out.push_back(kAlphabet[v >> 18]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out += "==";
-  } else if (n - i == 2) {
-    const uint32_t v = uint32_t(bytes[i]) << 16 | uint32_t(bytes[i + 1]) << 8;
-    out.push_back(kAlphabet[v >> 18]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back('=');
-  }
-}
-
 bool decode_base64(std::string_view text, std::string& out, std::string& error) {
-  out.clear();
-  if (text.size() % 4 != 0) {
-    error = "Base64 encoded length is expected a multiple of 4 bytes but found: " +
-            std::to_string(text.size());
-    return false;
+  const auto failure = base64_decode(text, out);
+  if (!failure) return true;
+  switch (failure->kind) {
+    case Base64Failure::Kind::kLength:
+      error = "Base64 encoded length is expected a multiple of 4 bytes but found: " +
+              std::to_string(text.size());
+      break;
+    case Base64Failure::Kind::kCharacter:
+      error = std::string("Invalid Base64 character: '") + failure->character + "'";
+      break;
+    case Base64Failure::Kind::kNonCanonical:
+      // The text Java's decoder prints, misspelling included (spec 3.3).
+      error = "Invalid last non-pad Base64 character dectected";
+      break;
   }
-  // Characters first: only the alphabet and '=', and nothing but '=' after an '='.
-  bool seen_pad = false;
-  for (const char c : text) {
-    if (c == '=') {
-      seen_pad = true;
-    } else if (decode_char(c) < 0 || seen_pad) {
-      error = std::string("Invalid Base64 character: '") + c + "'";
-      return false;
-    }
-  }
-  size_t pad = 0;
-  while (pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-  const std::string_view non_canonical = "Invalid last non-pad Base64 character dectected";
-  if (pad > 2) {
-    error = non_canonical;
-    return false;
-  }
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    uint32_t v = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      const char c = text[i + j];
-      v = v << 6 | uint32_t(c == '=' ? 0 : decode_char(c));
-    }
-    out.push_back(static_cast<char>(v >> 16));
-    if (i + 4 < text.size() || pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
-    if (i + 4 < text.size() || pad < 1) out.push_back(static_cast<char>(v & 0xff));
-    // Canonical: the bits under the padding must be zero (re-encoding gives the same text).
-    if (i + 4 == text.size() &&
-        ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0))) {
-      error = non_canonical;
-      return false;
-    }
-  }
-  return true;
+  return false;
 }
 
 }  // namespace sluice::kinesis

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "base/base64.h"  // append_base64
 #include "base/bytes.h"
 
 #include <cstdint>
@@ -60,7 +61,6 @@ class JsonWriter {
 };
 
 // Base64 (RFC 4648 standard alphabet, padded) of `bytes`, appended to `out`.
-void append_base64(std::string& out, ByteView bytes);
 
 // Strict base64 decoding with the SerializationException texts of spec 3.3 (without the
 // leading "'<v>' can not be converted to a Blob: "): returns false and sets `error` when

@@ -1,5 +1,6 @@
 #include "stream/internal/crypto.h"
 
+#include "base/base64.h"
 #include "base/check.h"
 
 #include <openssl/crypto.h>
@@ -8,21 +9,6 @@
 #include <openssl/rand.h>
 
 namespace sluice::stream::internal {
-namespace {
-
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-}  // namespace
 
 Md5Digest md5(ByteView data) {
   Md5Digest out{};
@@ -54,61 +40,11 @@ Result<std::string> random_bytes(size_t n) {
   return out;
 }
 
-std::string base64_encode(ByteView data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const uint32_t v = uint32_t(data[i]) << 16 | uint32_t(data[i + 1]) << 8 | uint32_t(data[i + 2]);
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  const size_t rest = data.size() - i;
-  if (rest == 1) {
-    const uint32_t v = uint32_t(data[i]) << 16;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (rest == 2) {
-    const uint32_t v = uint32_t(data[i]) << 16 | uint32_t(data[i + 1]) << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
+std::string base64_encode(ByteView data) { return sluice::base64_encode(data); }
 
 std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
   std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int v[4];
-    int pad = 0;
-    for (int j = 0; j < 4; ++j) {
-      const char c = text[i + j];
-      if (c == '=' && last && j >= 2) {
-        v[j] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // a symbol after '='
-      v[j] = base64_value(c);
-      if (v[j] < 0) return std::nullopt;
-    }
-    const uint32_t n =
-        uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
-    // Canonical: the bits the padding discards must be zero.
-    if (pad == 1 && (n & 0xff) != 0) return std::nullopt;
-    if (pad == 2 && (n & 0xffff) != 0) return std::nullopt;
-    out += static_cast<char>(n >> 16);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(n & 0xff);
-  }
+  if (sluice::base64_decode(text, out)) return std::nullopt;
   return out;
 }
 

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "base/bytes.h"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// Standard base64 (RFC 4648 alphabet, '=' padding), the one codec every layer uses.
+
+// Appends the base64 text of `bytes` to `out`.
+void append_base64(std::string& out, ByteView bytes);
+std::string base64_encode(ByteView bytes);
+
+// Why a text is not strict base64. Checked in this order: the length, then every character
+// (the alphabet, and nothing but '=' after the first '='), then the padding (at most two
+// '=', and zero bits under it, so that only the canonical text of some bytes decodes).
+struct Base64Failure {
+  enum class Kind { kLength, kCharacter, kNonCanonical };
+  Kind kind;
+  char character = 0;  // the offending character, for kCharacter
+};
+
+// Decodes strict base64 into `out` (cleared first). Returns the failure, or nullopt.
+std::optional<Base64Failure> base64_decode(std::string_view text, std::string& out);
+
+}  // namespace sluice
