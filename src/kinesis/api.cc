@@ -454,6 +454,13 @@ net::Response describe_stream_summary(Call& c) {
   w.member_int("OpenShardCount", d->open_shard_count);
   w.member_int("ConsumerCount", d->consumer_count);
   if (d->max_record_size_kib != 1024) w.member_int("MaxRecordSizeInKiB", d->max_record_size_kib);
+  if (d->warm_throughput_mibps) {
+    w.key("WarmThroughput");
+    w.begin_object();
+    w.member_int("TargetMiBps", *d->warm_throughput_mibps);
+    w.member_int("CurrentMiBps", *d->warm_throughput_mibps);
+    w.end_object();
+  }
   w.end_object();
   w.end_object();
   return json_ok(w.take());
@@ -857,6 +864,79 @@ net::Response update_shard_count(Call& c) {
   w.member("StreamARN", r->stream_arn);
   w.member_int("CurrentShardCount", r->current_shard_count);
   w.member_int("TargetShardCount", r->target_shard_count);
+  w.end_object();
+  return json_ok(w.take());
+}
+
+// Spec 9.14: StreamARN is the only way to name the stream here.
+net::Response update_stream_mode(Call& c) {
+  const Opt arn = c.in.string("StreamARN");
+  Opt mode;
+  bool mode_details = false;
+  if (auto details = c.in.structure("StreamModeDetails")) {
+    mode_details = true;
+    MemberReader m(*details);
+    mode = m.string("StreamMode");
+    c.in.adopt_error(m);
+  }
+  const auto warm = c.in.integer("WarmThroughputMiBps");
+  Validator v;
+  v.required("streamARN", arn.has_value());
+  check_stream_arn(v, arn);
+  v.required("streamModeDetails", mode_details);
+  if (mode_details) {
+    v.required("streamModeDetails.streamMode", mode.has_value());
+    v.enumeration("streamModeDetails.streamMode", mode, {"PROVISIONED", "ON_DEMAND"});
+  }
+  v.int_range("warmThroughputMiBps", warm, 0, std::nullopt);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, std::nullopt, arn);
+  const auto parsed = stream::parse_stream_mode(*mode);
+  Status s = c.svc.update_stream_mode(key, parsed.value_or(stream::StreamMode::kProvisioned));
+  if (!s.ok()) return status_response(s);
+  return empty_ok();
+}
+
+// Spec 9.25.
+net::Response update_max_record_size(Call& c) {
+  const Opt arn = c.in.string("StreamARN");
+  const auto kib = c.in.integer("MaxRecordSizeInKiB");
+  Validator v;
+  check_stream_arn(v, arn);
+  v.required("maxRecordSizeInKiB", kib.has_value());
+  v.int_range("maxRecordSizeInKiB", kib, 1024, 10240);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  if (!arn) {
+    return status_response(Status::invalid_argument("StreamARN is required."));
+  }
+  SLUICE_KINESIS_RESOLVE(key, c, std::nullopt, arn);
+  Status s = c.svc.update_max_record_size(key, static_cast<int32_t>(*kib));
+  if (!s.ok()) return status_response(s);
+  return empty_ok();
+}
+
+net::Response update_stream_warm_throughput(Call& c) {
+  const Opt arn = c.in.string("StreamARN");
+  const Opt name = c.in.string("StreamName");
+  const auto mibps = c.in.integer("WarmThroughputMiBps");
+  Validator v;
+  check_stream_arn(v, arn);
+  check_stream_name(v, name, arn.has_value());
+  v.required("warmThroughputMiBps", mibps.has_value());
+  v.int_range("warmThroughputMiBps", mibps, 0, std::nullopt);
+  SLUICE_KINESIS_CHECK_INPUT(c, v);
+  SLUICE_KINESIS_RESOLVE(key, c, name, arn);
+  auto r = c.svc.update_stream_warm_throughput(key, static_cast<int32_t>(*mibps));
+  if (!r.ok()) return status_response(r.status());
+  JsonWriter w;
+  w.begin_object();
+  w.member("StreamARN", r->stream_arn);
+  w.member("StreamName", r->stream_name);
+  w.key("WarmThroughput");
+  w.begin_object();
+  w.member_int("TargetMiBps", r->target_mibps);
+  w.member_int("CurrentMiBps", r->current_mibps);
+  w.end_object();
   w.end_object();
   return json_ok(w.take());
 }
@@ -1429,7 +1509,7 @@ struct OperationEntry {
   Operation run;
 };
 
-constexpr std::array<OperationEntry, 35> kOperations = {{
+constexpr std::array<OperationEntry, 38> kOperations = {{
     {"AddTagsToStream", add_tags},
     {"CreateStream", create_stream},
     {"DecreaseStreamRetentionPeriod", change_retention<false>},
@@ -1464,7 +1544,10 @@ constexpr std::array<OperationEntry, 35> kOperations = {{
     {"TagResource", tag_resource},
     {"UntagResource", untag_resource},
     {"UpdateAccountSettings", update_account_settings},
+    {"UpdateMaxRecordSize", update_max_record_size},
     {"UpdateShardCount", update_shard_count},
+    {"UpdateStreamMode", update_stream_mode},
+    {"UpdateStreamWarmThroughput", update_stream_warm_throughput},
 }};
 
 // Spec 2.2: presence checks only; a failure is the modelled error to send.

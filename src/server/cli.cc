@@ -103,6 +103,22 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
                    "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  int64_t transition_delay_ms = config.streams.creating_delay_ms;
+  serve_cmd
+      ->add_option("--transition-delay-ms", transition_delay_ms,
+                   "How long streams stay CREATING, UPDATING or DELETING, and consumers "
+                   "CREATING or DELETING (0: at once)")
+      ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
+      ->capture_default_str();
+  serve_cmd->add_flag("--enforce-limits", config.streams.enforce_limits,
+                      "Throttle PROVISIONED shards at the service's per-shard limits "
+                      "(1 MiB/s and 1000 records/s written; 5 reads/s and 2 MiB/s read; 5 "
+                      "GetShardIterator/s) with ProvisionedThroughputExceededException");
+  serve_cmd
+      ->add_option("--max-request-bytes", config.http.max_body_bytes,
+                   "Largest request body; larger ones are answered 413")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "
                       "aside (docs/formats/segment.md)");
@@ -125,6 +141,10 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
   }
 
   config.http.port = static_cast<uint16_t>(port);
+  config.streams.creating_delay_ms = transition_delay_ms;
+  config.streams.updating_delay_ms = transition_delay_ms;
+  config.streams.deleting_delay_ms = transition_delay_ms;
+  config.streams.consumer_delay_ms = transition_delay_ms;
   const auto policy = storage::parse_fsync_policy(fsync);
   if (!policy)
     return usage_error(fmt::format("--fsync: unknown policy '{}' (always, group, never)", fsync));

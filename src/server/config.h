@@ -4,6 +4,7 @@
 #include "base/status.h"
 #include "net/server.h"
 #include "storage/log.h"
+#include "stream/operations.h"
 
 #include <chrono>
 #include <cstddef>
@@ -20,6 +21,9 @@ struct Config {
   size_t io_threads = 2;    // threads running the one io_context
   std::string data_dir = "./data";
   storage::LogOptions log;  // fsync policy, segment sizes, repair
+  // Stream-level behaviour: transition delays (--transition-delay-ms) and throughput limits
+  // (--enforce-limits).
+  stream::StreamServiceOptions streams;
   std::string log_level = "info";
   // How long SIGTERM waits for in-flight requests before closing their connections.
   std::chrono::milliseconds shutdown_grace{10'000};

@@ -50,7 +50,8 @@ Status Server::open_streams() {
   shard_logs_ = std::make_unique<stream::EmbeddedShardLogBackend>(logs_.get());
   stream_metadata_ = std::make_unique<stream::CatalogMetadataStore>(catalog_.get());
   SLUICE_ASSIGN_OR_RETURN(
-      streams_, stream::StreamService::open(shard_logs_.get(), stream_metadata_.get(), clock_));
+      streams_, stream::StreamService::open(shard_logs_.get(), stream_metadata_.get(), clock_,
+                                            config_.streams));
   kinesis_ = std::make_unique<kinesis::Api>(streams_.get(), kinesis::ApiOptions{});
   router_.add_target_prefix("Kinesis_20131202.", [api = kinesis_.get()](const net::Request& r) {
     return api->handle(r);

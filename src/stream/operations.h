@@ -44,6 +44,10 @@ struct StreamServiceOptions {
   int64_t consumer_delay_ms = 500;
   int32_t max_consumers_per_stream = 20;
   int32_t max_creating_consumers = 5;
+  // The per-shard throughput limits of spec 8.2 (--enforce-limits): over them, writes and
+  // reads of PROVISIONED streams are refused with kThrottled. Off by default, as in the
+  // emulators people test with; ON_DEMAND streams are never throttled.
+  bool enforce_limits = false;
 };
 
 struct CreateStreamRequest {
@@ -82,8 +86,18 @@ struct StreamDescription {
   EncryptionType encryption_type = EncryptionType::kNone;
   std::optional<std::string> key_id{};  // only with KMS
   int32_t max_record_size_kib = 1024;
+  std::optional<int32_t> warm_throughput_mibps{};  // ON_DEMAND streams that set one
   int32_t open_shard_count = 0;
   int32_t consumer_count = 0;  // registered consumers (CREATING, ACTIVE or DELETING)
+};
+
+// UpdateStreamWarmThroughput's answer (spec 9.25). A local stream reaches its target at
+// once, so the current throughput is the target.
+struct WarmThroughputResult {
+  std::string stream_arn{};
+  std::string stream_name{};
+  int32_t target_mibps = 0;
+  int32_t current_mibps = 0;
 };
 
 struct DescribeStreamRequest {

@@ -8,6 +8,7 @@
 #include "stream/internal/shard_writer.h"
 #include "stream/internal/tokens.h"
 #include "stream/sequence_number.h"
+#include "stream/throttle.h"
 
 #include <fmt/format.h>
 
@@ -25,6 +26,8 @@ struct ShardState {
   ShardMeta meta;
   std::shared_ptr<ShardLog> log;
   std::shared_ptr<ShardWriter> writer;  // while the shard is open
+  // Used only with enforce_limits; shared so that reads can charge it outside mu_.
+  std::shared_ptr<ShardThrottle> throttle = std::make_shared<ShardThrottle>();
 };
 
 struct StreamState {
@@ -99,6 +102,14 @@ Status shard_does_not_exist(const StreamKey& k, int64_t index) {
 Status could_not_find_shard(const StreamKey& k, std::string_view shown) {
   return Status::not_found(fmt::format("Could not find shard {} in stream {} under account {}.",
                                        shown, k.name, k.account));
+}
+// Spec 8.3; the wording is the service's as far as it is known.
+std::string rate_exceeded_message(const StreamKey& k, int64_t index) {
+  return fmt::format("Rate exceeded for shard {} in stream {} under account {}.",
+                     format_shard_id(index), k.name, k.account);
+}
+Status rate_exceeded(const StreamKey& k, int64_t index) {
+  return Status::throttled(rate_exceeded_message(k, index));
 }
 Status not_active(const StreamKey& k, StreamStatus st) {
   return Status::in_use(fmt::format("Stream {} under account {} not ACTIVE, instead in state {}",
@@ -188,6 +199,7 @@ StreamDescription summarize(const StreamState& s, int64_t now, int64_t consumer_
   d.encryption_type = m.encryption;
   if (m.encryption == EncryptionType::kKms) d.key_id = m.key_id;
   d.max_record_size_kib = m.max_record_size_kib;
+  if (m.mode == StreamMode::kOnDemand) d.warm_throughput_mibps = m.warm_throughput_mibps;
   d.open_shard_count = static_cast<int32_t>(s.open_by_start.size());
   for (const internal::ConsumerMeta& c : m.consumers) {
     if (consumer_status(c, now, consumer_delay_ms)) ++d.consumer_count;
@@ -515,6 +527,10 @@ Status StreamService::persist_stream(const StreamState& s) {
                                internal::stream_meta_key(s.meta.key),
                                internal::encode_stream(s.meta)};
   return metadata_->apply(std::span(&w, 1));
+}
+
+bool StreamService::throttled(const StreamState& s) const {
+  return options_.enforce_limits && s.meta.mode == StreamMode::kProvisioned;
 }
 
 Result<StreamState*> StreamService::lookup(const StreamKey& key, int64_t now) {
@@ -1139,6 +1155,10 @@ Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
         return Status::internal(fmt::format("no open shard of stream {} holds hash key {}",
                                             req.stream.name, format_hash_key(hash)));
       }
+      if (throttled(*s) &&
+          !target->throttle->admit_write(now, req.data.size() + req.partition_key.size())) {
+        return rate_exceeded(req.stream, target->meta.index);
+      }
       writer = target->writer;
       index = target->meta.index;
       seq_creation_s = target->meta.seq_creation_s;
@@ -1217,15 +1237,26 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
     std::map<int32_t, Group> groups;
     {
       std::lock_guard lock(mu_);
-      auto s = lookup(req.stream, clock_->now_ms());
+      const int64_t now = clock_->now_ms();
+      auto s = lookup(req.stream, now);
       if (!s.ok() || *s == nullptr || !writable((*s)->meta.status) || attempt > kMaxRouteAttempts) {
         for (size_t i : pending) fail(i, "InternalFailure", "Internal Service Failure");
         break;
       }
+      const bool limited = throttled(**s);
       for (size_t i : pending) {
         ShardState* target = (*s)->route(hashes[i]);
         if (target == nullptr || !target->writer) {
           fail(i, "InternalFailure", "Internal Service Failure");
+          continue;
+        }
+        // Throttling is per entry (spec 8.3): the rest of the request still goes in. An
+        // entry re-routed after a reshard is charged again, to its new shard.
+        const PutRecordsEntry& e = req.records[i];
+        if (limited &&
+            !target->throttle->admit_write(now, e.data.size() + e.partition_key.size())) {
+          fail(i, "ProvisionedThroughputExceededException",
+               rate_exceeded_message(req.stream, target->meta.index));
           continue;
         }
         Group& g = groups[target->meta.index];
@@ -1347,6 +1378,9 @@ Result<std::string> StreamService::get_shard_iterator(const GetShardIteratorRequ
           "Request specified {} and no StartingSequenceNumber.",
           type_name));
     }
+    if (throttled(*s) && !shard.closed_ms && !it->second->throttle->admit_iterator(now)) {
+      return rate_exceeded(k, *index);
+    }
     log = it->second->log;
     incarnation = s->meta.incarnation;
     cutoff = retention_cutoff_ms(s->meta, now);
@@ -1409,6 +1443,7 @@ Result<GetRecordsResult> StreamService::get_records(const GetRecordsRequest& req
   }
 
   std::shared_ptr<ShardLog> log;
+  std::shared_ptr<ShardThrottle> throttle;  // set when this read counts against limits
   ShardMeta shard;
   int64_t cutoff;
   GetRecordsResult out;
@@ -1425,6 +1460,10 @@ Result<GetRecordsResult> StreamService::get_records(const GetRecordsRequest& req
     }
     log = found->second->log;
     shard = found->second->meta;
+    if (throttled(*s)) {
+      throttle = found->second->throttle;
+      if (!throttle->admit_read(now)) return rate_exceeded(it.stream, it.shard_index);
+    }
     cutoff = retention_cutoff_ms(s->meta, now);
     out.encryption_type = s->meta.encryption;
     if (shard.closed_ms) {
@@ -1460,6 +1499,11 @@ Result<GetRecordsResult> StreamService::get_records(const GetRecordsRequest& req
     out.records.push_back(RecordOut{encode_sequence_number({shard.seq_creation_s, shard.index,
                                                             rec.counter, rec.arrival_ms / 1000}),
                                     rec.arrival_ms, rec.partition_key, rec.payload});
+  }
+  if (throttle) {
+    size_t bytes = 0;
+    for (const RecordOut& rec : out.records) bytes += rec.data.size() + rec.partition_key.size();
+    throttle->charge_read(now, bytes);
   }
   out.keepalive = std::move(r.keepalive);
   const bool caught_up = r.next_offset >= end;
@@ -1614,6 +1658,37 @@ Status StreamService::update_stream_mode(const StreamKey& stream, StreamMode mod
   StreamMeta next = s->meta;
   next.pending = PendingChange{.kind = PendingKind::kMode, .mode = mode};
   return schedule(*s, std::move(next), now, options_.updating_delay_ms, StreamStatus::kUpdating);
+}
+
+Status StreamService::update_max_record_size(const StreamKey& stream, int32_t kib) {
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, begin_update(stream, clock_->now_ms()));
+  StreamMeta previous = s->meta;
+  s->meta.max_record_size_kib = kib;
+  Status st = persist_stream(*s);
+  if (!st.ok()) s->meta = std::move(previous);
+  return st;
+}
+
+Result<WarmThroughputResult> StreamService::update_stream_warm_throughput(const StreamKey& stream,
+                                                                          int32_t mibps) {
+  std::lock_guard lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(stream, clock_->now_ms()));
+  if (s == nullptr) return stream_not_found(stream);
+  if (s->meta.mode != StreamMode::kOnDemand) {
+    return Status::invalid_argument(
+        fmt::format("Warm throughput can only be set on ON_DEMAND streams; stream {} under "
+                    "account {} is PROVISIONED.",
+                    stream.name, stream.account));
+  }
+  StreamMeta previous = s->meta;
+  s->meta.warm_throughput_mibps = mibps;
+  Status st = persist_stream(*s);
+  if (!st.ok()) {
+    s->meta = std::move(previous);
+    return st;
+  }
+  return WarmThroughputResult{stream_arn(stream), stream.name, mibps, mibps};
 }
 
 namespace {

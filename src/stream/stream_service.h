@@ -81,6 +81,13 @@ class StreamService {
   Result<UpdateShardCountResult> update_shard_count(const StreamKey& stream,
                                                     int32_t target_shard_count);
   Status update_stream_mode(const StreamKey& stream, StreamMode mode);
+  // MaxRecordSizeInKiB (1024-10240, checked by the caller) for writes from now on. The stream
+  // must be ACTIVE (else kInUse); it stays ACTIVE.
+  Status update_max_record_size(const StreamKey& stream, int32_t kib);
+  // Records the warm throughput of an ON_DEMAND stream (else kInvalidArgument); nothing else
+  // changes (spec 9.25).
+  Result<WarmThroughputResult> update_stream_warm_throughput(const StreamKey& stream,
+                                                             int32_t mibps);
   Status increase_retention_period(const StreamKey& stream, int32_t hours);
   Status decrease_retention_period(const StreamKey& stream, int32_t hours);
   Status add_tags(const StreamKey& stream, const std::map<std::string, std::string>& tags);
@@ -154,6 +161,9 @@ class StreamService {
   // went away).
   Result<StreamState*> lookup(const StreamKey& key, int64_t now);
   Status advance(StreamState& s, int64_t now);
+  // Whether reads and writes of `s` count against the per-shard limits (enforce_limits and
+  // a PROVISIONED stream).
+  bool throttled(const StreamState& s) const;
   Status advance_all(int64_t now);
   Status complete_create(StreamState& s);
   Status complete_reshard(StreamState& s);

@@ -207,6 +207,7 @@ std::string encode_stream(const StreamMeta& m) {
   w.add("encryption", encryption_type_name(m.encryption));
   if (!m.key_id.empty()) w.add("key_id", m.key_id);
   w.add_int("max_record_size_kib", m.max_record_size_kib);
+  if (m.warm_throughput_mibps) w.add_int("warm_throughput_mibps", *m.warm_throughput_mibps);
   for (const std::string& metric : m.shard_level_metrics) w.add("metric", metric);
   for (const auto& [k, v] : m.tags) {
     w.add("tag_key", k);
@@ -282,6 +283,8 @@ Result<StreamMeta> decode_stream(std::string_view text) {
   SLUICE_ASSIGN_OR_RETURN(auto key_id, r.optional("key_id"));
   m.key_id = key_id.value_or("");
   SLUICE_ASSIGN_OR_RETURN(m.max_record_size_kib, r.single_number<int32_t>("max_record_size_kib"));
+  SLUICE_ASSIGN_OR_RETURN(m.warm_throughput_mibps,
+                          r.optional_number<int32_t>("warm_throughput_mibps"));
   m.shard_level_metrics = r.repeated("metric");
   const std::vector<std::string> tag_keys = r.repeated("tag_key");
   const std::vector<std::string> tag_values = r.repeated("tag_value");

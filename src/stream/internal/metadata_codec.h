@@ -81,6 +81,7 @@ struct StreamMeta {
   std::vector<std::string> shard_level_metrics;  // sorted, unique
   std::map<std::string, std::string> tags;
   int32_t max_record_size_kib = 1024;
+  std::optional<int32_t> warm_throughput_mibps;  // UpdateStreamWarmThroughput (ON_DEMAND)
   std::vector<int64_t> scaling_ms;      // completed UpdateShardCount requests in the last 24 h
   std::vector<ConsumerMeta> consumers;  // in registration order; names unique
   std::optional<std::string> policy;    // PutResourcePolicy on the stream ARN, verbatim

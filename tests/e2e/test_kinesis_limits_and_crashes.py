@@ -1,0 +1,251 @@
+"""The rest of the Kinesis surface end to end: --enforce-limits throttling, the stream-mode,
+record-size and warm-throughput updates, --transition-delay-ms, kill -9 in the middle of a
+multi-connection PutRecords burst, and slow clients. Real binary, boto3 and raw sockets."""
+
+import socket
+import signal
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from test_kinesis_api import client, read_all, wait_active
+
+
+def arn(name):
+    return f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}"
+
+
+def error_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_enforce_limits_throttles_a_provisioned_shard(launch):
+    proc = launch("--enforce-limits", "--transition-delay-ms", "0")
+    kinesis = client(proc)
+    kinesis.create_stream(StreamName="tight", ShardCount=1)
+    wait_active(kinesis, "tight")
+    # 1 MiB/s per shard: two 900 KiB records in a row cannot both go in (the second would
+    # need some 780 ms of refill).
+    blob = b"x" * (900 * 1024)
+    kinesis.put_record(StreamName="tight", PartitionKey="k", Data=blob)
+    with pytest.raises(ClientError) as e:
+        kinesis.put_record(StreamName="tight", PartitionKey="k", Data=blob)
+    assert error_code(e) == "ProvisionedThroughputExceededException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert e.value.response["Error"]["Message"] == (
+        "Rate exceeded for shard shardId-000000000000 in stream tight under account "
+        "000000000000.")
+    # PutRecords: the request succeeds, the entries over the rate fail one by one.
+    time.sleep(1.2)
+    resp = kinesis.put_records(StreamName="tight",
+                               Records=[{"PartitionKey": "k", "Data": blob} for _ in range(3)])
+    assert resp["FailedRecordCount"] >= 2
+    codes = [r.get("ErrorCode") for r in resp["Records"]]
+    assert codes.count("ProvisionedThroughputExceededException") == resp["FailedRecordCount"]
+    # After a pause the shard takes writes again, and only acknowledged records are stored.
+    time.sleep(1.2)
+    kinesis.put_record(StreamName="tight", PartitionKey="k", Data=b"after")
+    stored = read_all(kinesis, "tight", "shardId-000000000000")
+    assert len(stored) == 2 + (3 - resp["FailedRecordCount"])
+    assert stored[-1]["Data"] == b"after"
+
+
+def test_enforce_limits_throttles_reads_but_not_on_demand_streams(launch):
+    proc = launch("--enforce-limits", "--transition-delay-ms", "0")
+    kinesis = client(proc)
+    kinesis.create_stream(StreamName="reads", ShardCount=1)
+    kinesis.create_stream(StreamName="od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    wait_active(kinesis, "reads")
+    wait_active(kinesis, "od")
+    it = kinesis.get_shard_iterator(StreamName="reads", ShardId="shardId-000000000000",
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    throttled = 0
+    for _ in range(40):  # 5 calls/s: 40 calls in well under 7 s cannot all pass
+        try:
+            kinesis.get_records(ShardIterator=it)
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+            throttled += 1
+    assert throttled >= 1
+    for i in range(1500):  # well over 1000 records/s on one shard, never refused
+        kinesis.put_record(StreamName="od", PartitionKey="same", Data=b"r")
+
+
+def test_without_the_flag_bursts_are_not_throttled(server):
+    kinesis = client(server)
+    kinesis.create_stream(StreamName="free", ShardCount=1)
+    wait_active(kinesis, "free")
+    blob = b"x" * (600 * 1024)
+    for _ in range(4):
+        kinesis.put_record(StreamName="free", PartitionKey="k", Data=blob)
+
+
+def test_update_stream_mode_max_record_size_and_warm_throughput(launch):
+    proc = launch("--transition-delay-ms", "0")
+    kinesis = client(proc)
+    kinesis.create_stream(StreamName="modes", ShardCount=2)
+    wait_active(kinesis, "modes")
+    kinesis.update_stream_mode(StreamARN=arn("modes"),
+                               StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    summary = wait_active(kinesis, "modes")
+    assert summary["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
+    assert len(summary["Shards"]) == 2  # the shards stay
+
+    warm = kinesis.update_stream_warm_throughput(StreamName="modes", WarmThroughputMiBps=64)
+    assert warm["StreamName"] == "modes"
+    assert warm["WarmThroughput"] == {"TargetMiBps": 64, "CurrentMiBps": 64}
+    d = kinesis.describe_stream_summary(StreamName="modes")["StreamDescriptionSummary"]
+    assert d["WarmThroughput"]["TargetMiBps"] == 64
+
+    two_mib = b"y" * (2 * 1024 * 1024)
+    with pytest.raises(ClientError) as e:
+        kinesis.put_record(StreamName="modes", PartitionKey="k", Data=two_mib)
+    assert error_code(e) == "ValidationException"
+    kinesis.update_max_record_size(StreamARN=arn("modes"), MaxRecordSizeInKiB=4096)
+    r = kinesis.put_record(StreamName="modes", PartitionKey="k", Data=two_mib)
+    got = read_all(kinesis, "modes", r["ShardId"])
+    assert got[-1]["Data"] == two_mib
+    d = kinesis.describe_stream_summary(StreamName="modes")["StreamDescriptionSummary"]
+    assert d["MaxRecordSizeInKiB"] == 4096
+
+    kinesis.update_stream_mode(StreamARN=arn("modes"),
+                               StreamModeDetails={"StreamMode": "PROVISIONED"})
+    assert wait_active(kinesis, "modes")["StreamModeDetails"]["StreamMode"] == "PROVISIONED"
+    with pytest.raises(ClientError) as e:
+        kinesis.update_stream_warm_throughput(StreamName="modes", WarmThroughputMiBps=8)
+    assert error_code(e) == "InvalidArgumentException"
+    with pytest.raises(ClientError) as e:
+        kinesis.update_max_record_size(StreamARN=arn("modes"), MaxRecordSizeInKiB=99999)
+    assert error_code(e) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        kinesis.update_stream_mode(StreamARN=arn("missing"),
+                                   StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert error_code(e) == "ResourceNotFoundException"
+
+
+def test_transition_delay_flag_sets_how_long_streams_stay_creating(launch, tmp_path):
+    slow = client(launch("--transition-delay-ms", "1500"))
+    slow.create_stream(StreamName="s", ShardCount=1)
+    assert slow.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"][
+        "StreamStatus"] == "CREATING"
+    fast = client(launch("--transition-delay-ms", "0", data_dir=tmp_path / "fast"))
+    fast.create_stream(StreamName="s", ShardCount=1)
+    assert fast.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"][
+        "StreamStatus"] == "ACTIVE"
+
+
+def test_kill_9_during_a_put_records_burst_from_several_connections(launch, tmp_path):
+    """Every acknowledged record survives with its sequence number; numbers keep growing."""
+    data_dir = tmp_path / "burst"
+    first = launch("--transition-delay-ms", "0", "--fsync", "group", data_dir=data_dir)
+    setup = client(first)
+    setup.create_stream(StreamName="burst", ShardCount=4)
+    wait_active(setup, "burst")
+
+    acked = []  # (partition key, data, shard, sequence number)
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors = []
+
+    def writer(w):
+        kinesis = client(first)
+        n = 0
+        while not stop.is_set():
+            entries = [{"PartitionKey": f"w{w}-{n + i}", "Data": f"w{w}-{n + i}".encode() * 8}
+                       for i in range(50)]
+            n += len(entries)
+            try:
+                resp = kinesis.put_records(StreamName="burst", Records=entries)
+            except Exception:  # the server died under us: this batch was not acknowledged
+                return
+            with lock:
+                for e, r in zip(entries, resp["Records"]):
+                    if "SequenceNumber" in r:
+                        acked.append((e["PartitionKey"], e["Data"], r["ShardId"],
+                                      r["SequenceNumber"]))
+                    else:
+                        errors.append(r)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with lock:
+            if len(acked) >= 2000:
+                break
+        time.sleep(0.02)
+    first.signal(signal.SIGKILL)
+    first.wait_exit()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert len(acked) >= 2000, "the burst did not get going before the kill"
+
+    second = launch("--transition-delay-ms", "0", data_dir=data_dir)
+    kinesis = client(second)
+    by_shard = {}
+    for key, data, shard, seq in acked:
+        by_shard.setdefault(shard, {})[seq] = (key, data)
+    newest = {}
+    for shard, expected in by_shard.items():
+        got = {}
+        it = kinesis.get_shard_iterator(StreamName="burst", ShardId=shard,
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while it:
+            resp = kinesis.get_records(ShardIterator=it, Limit=10000)
+            for r in resp["Records"]:
+                got[r["SequenceNumber"]] = (r["PartitionKey"], r["Data"])
+            if not resp["Records"]:
+                break
+            it = resp.get("NextShardIterator")
+        for seq, record in expected.items():
+            assert got.get(seq) == record, f"acknowledged record {seq} on {shard} lost"
+        seqs = [int(s) for s in got]
+        assert seqs == sorted(seqs)
+        newest[shard] = max(seqs)
+    for shard, top in newest.items():
+        # New records on the same shard get larger numbers than anything before the crash.
+        r = kinesis.put_record(StreamName="burst", PartitionKey="after",
+                               ExplicitHashKey=str(shard_start(kinesis, shard)), Data=b"after")
+        assert r["ShardId"] == shard
+        assert int(r["SequenceNumber"]) > top
+
+
+def shard_start(kinesis, shard_id):
+    for s in kinesis.list_shards(StreamName="burst")["Shards"]:
+        if s["ShardId"] == shard_id:
+            return int(s["HashKeyRange"]["StartingHashKey"])
+    raise AssertionError(shard_id)
+
+
+def test_slow_clients_do_not_hold_up_others(server):
+    """Connections that dribble a request byte by byte, or stop half-way, leave the server
+    answering everyone else at once."""
+    slow = []
+    for _ in range(8):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+        slow.append(s)
+    kinesis = client(server)
+    kinesis.create_stream(StreamName="busy", ShardCount=1)
+    wait_active(kinesis, "busy")
+    started = time.monotonic()
+    for i in range(20):
+        kinesis.put_record(StreamName="busy", PartitionKey="k", Data=b"%d" % i)
+        for s in slow:
+            s.sendall(b"n")  # one more byte of the header name, never finished
+    assert time.monotonic() - started < 10
+    # A half-sent body, then the client goes away.
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n"
+              b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 500\r\n\r\n"
+              b'{"StreamName":"busy","PartitionKey":"k","Da')
+    s.close()
+    for s in slow:
+        s.close()
+    assert len(read_all(kinesis, "busy", "shardId-000000000000")) == 20
+    assert server.health()
