@@ -10,7 +10,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libssl-dev
-  libxxhash-dev libsimdjson-dev libnghttp2-dev libcbor-dev
+  libxxhash-dev libsimdjson-dev libnghttp2-dev libcbor-dev libzip-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev

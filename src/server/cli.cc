@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <exception>
@@ -118,6 +119,31 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
       ->add_option("--max-request-bytes", config.http.max_body_bytes,
                    "Largest request body; larger ones are answered 413")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--default-account", config.default_account,
+                   "Account of requests whose access key id is not a 12-digit account id")
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            if (text.size() == 12 &&
+                std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+              return {};
+            return fmt::format("'{}' is not a 12-digit account id", text);
+          },
+          "ACCOUNT"))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--default-region", config.default_region,
+                   "Region of requests whose signature names none")
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            const bool ok = !text.empty() && text.size() <= 32 &&
+                            std::all_of(text.begin(), text.end(), [](char c) {
+                              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                            });
+            return ok ? std::string() : fmt::format("'{}' is not a region name", text);
+          },
+          "REGION"))
       ->capture_default_str();
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "

@@ -24,6 +24,9 @@ struct Config {
   // Stream-level behaviour: transition delays (--transition-delay-ms) and throughput limits
   // (--enforce-limits).
   stream::StreamServiceOptions streams;
+  // Who a request without SigV4 credentials (or with a non-numeric access key) acts as.
+  std::string default_account = "000000000000";
+  std::string default_region = "us-east-1";
   std::string log_level = "info";
   // How long SIGTERM waits for in-flight requests before closing their connections.
   std::chrono::milliseconds shutdown_grace{10'000};

@@ -52,7 +52,9 @@ Status Server::open_streams() {
   SLUICE_ASSIGN_OR_RETURN(
       streams_, stream::StreamService::open(shard_logs_.get(), stream_metadata_.get(), clock_,
                                             config_.streams));
-  kinesis_ = std::make_unique<kinesis::Api>(streams_.get(), kinesis::ApiOptions{});
+  kinesis_ = std::make_unique<kinesis::Api>(
+      streams_.get(), kinesis::ApiOptions{.default_account = config_.default_account,
+                                          .default_region = config_.default_region});
   router_.add_target_prefix("Kinesis_20131202.", [api = kinesis_.get()](const net::Request& r) {
     return api->handle(r);
   });

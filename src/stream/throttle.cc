@@ -33,7 +33,9 @@ bool TokenBucket::positive(int64_t now_ms) {
 }
 
 ShardThrottle::ShardThrottle()
-    : write_bytes_(kMiB, kMiB),
+    // A record above 1 MiB (streams may allow up to 10 MiB) passes a full bucket and leaves
+    // a debt that later writes wait out.
+    : write_bytes_(kMiB, kMiB, 9 * kMiB),
       write_records_(1000, 1000),
       read_calls_(5, 5),
       // A full bucket holds one second of reads; a 10 MiB read leaves 8 MiB of debt, which

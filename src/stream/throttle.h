@@ -35,7 +35,8 @@ class TokenBucket {
 
 // The per-shard limits of a provisioned Kinesis shard (spec 8.2), enforced when the server
 // runs with --enforce-limits (spec 8.3):
-//   writes: 1 MiB/s of data + partition key bytes and 1000 records/s;
+//   writes: 1 MiB/s of data + partition key bytes and 1000 records/s (a larger record passes a
+//   full bucket and leaves a debt);
 //   GetRecords: 5 calls/s and 2 MiB/s, where one call may return up to 10 MiB and the debt
 //   it leaves holds off later calls until it is repaid (about 5 s after a 10 MiB read);
 //   GetShardIterator: 5 calls/s.

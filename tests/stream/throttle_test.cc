@@ -63,6 +63,13 @@ TEST(ShardThrottleTest, WritesStopAtOneMiBASecond) {
   EXPECT_TRUE(t.admit_write(kT0 + 500, kMiB / 2 - 1024));
 }
 
+TEST(ShardThrottleTest, ARecordLargerThanOneMiBPassesAFullBucketAndHoldsOffTheNextWrites) {
+  ShardThrottle t;
+  EXPECT_TRUE(t.admit_write(kT0, 3 * kMiB));
+  EXPECT_FALSE(t.admit_write(kT0 + 1'900, 1));
+  EXPECT_TRUE(t.admit_write(kT0 + 2'100, 1));
+}
+
 TEST(ShardThrottleTest, FiveReadsASecondAndA10MiBReadHoldsOffTheNextOnes) {
   ShardThrottle t;
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(t.admit_read(kT0)) << i;
