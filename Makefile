@@ -12,7 +12,7 @@ VENV_PYTHON := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=
 
-.PHONY: run test build build-tests deps test-deps unit e2e sanitizers tsan fuzz check-format check-layers bench clean
+.PHONY: run test build build-tests deps test-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -44,7 +44,7 @@ run: build
 test: test-deps
 	$(MAKE) check-format check-layers
 	$(MAKE) build-tests
-	$(MAKE) unit e2e
+	$(MAKE) unit e2e runtime-clients
 	$(MAKE) sanitizers tsan
 	$(MAKE) fuzz
 
@@ -53,6 +53,11 @@ unit:
 
 e2e: test-deps
 	SLUICE_BIN=$(CURDIR)/build/release/sluice $(VENV_PYTHON) -m pytest -q tests/e2e
+
+# Sluice's own Python and Node.js Lambda runtime clients against a fake Runtime API (and
+# AWS's awslambdaric for comparison).
+runtime-clients: test-deps
+	$(VENV_PYTHON) -m pytest -q tests/runtime_clients
 
 # clang ASan+UBSan: the unit and crash tests, and the end-to-end tests against that binary.
 sanitizers: test-deps
