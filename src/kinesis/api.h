@@ -19,10 +19,11 @@ struct Identity {
   std::string region;
 };
 
-// The Kinesis JSON 1.1 API (docs/wire/kinesis.md): dispatch on X-Amz-Target
-// "Kinesis_20131202.<Op>", authentication presence checks, type coercion and constraint
-// validation, then one StreamService call per operation, and the response written without a
-// DOM. Created by the composition root; `service` is borrowed and must outlive every call.
+// The Kinesis JSON 1.1 API (docs/wire/kinesis.md), and CBOR 1.1 transcoded to it (cbor.h):
+// dispatch on X-Amz-Target "Kinesis_20131202.<Op>", authentication presence checks, type
+// coercion and constraint validation, then one StreamService call per operation, and the
+// response written without a DOM. Created by the composition root; `service` is borrowed and
+// must outlive every call.
 //
 // Thread-safe: handle() keeps no state between calls (the JSON parser is per thread), so any
 // number of io_context threads may call it at once. It blocks while the stream layer
