@@ -12,8 +12,9 @@
 
 namespace sluice::net {
 
-// Limits and addresses of one HTTP/1.1 listener. Plain values; the composition root fills
-// them from the configuration.
+// Limits and addresses of one listener (HTTP/1.1 and h2c on the same port). Plain values; the
+// composition root fills them from the configuration. HTTP/2 applies the limits per stream
+// where HTTP/1.1 applies them per connection (src/net/README.md).
 struct ServerOptions {
   std::string host = "127.0.0.1";  // an address or a name resolved once at start()
   uint16_t port = 4566;            // 0: an ephemeral port; Server::port() tells which
@@ -34,8 +35,10 @@ struct ShutdownStats {
   size_t forced = 0;    // connections still open at the deadline, then closed by us
 };
 
-// An HTTP/1.1 server on an EventLoop: one acceptor, each accepted connection a coroutine on
-// its own strand, keep-alive, limits from ServerOptions. Requests go to the Router.
+// An HTTP server on an EventLoop: one acceptor, each accepted connection a coroutine on its
+// own strand, limits from ServerOptions. A connection that opens with the HTTP/2 client
+// preface speaks HTTP/2 (h2c, many streams); any other speaks HTTP/1.1 with keep-alive.
+// Requests of both go to the Router.
 //
 // Created and ended by the composition root. start() and shutdown() are called from one
 // controlling thread that is not an EventLoop thread; port() and local_address() from any
@@ -61,9 +64,9 @@ class Server {
 
   // Graceful stop: stops accepting; connections waiting for their next request are closed;
   // requests already being received or answered finish, and then their connection closes
-  // (no keep-alive). Connections left after `grace` are closed forcibly. Blocks until every
-  // connection has ended or, if a handler is stuck, a short while after the deadline.
-  // Idempotent: later calls return zero counts at once.
+  // (no keep-alive; HTTP/2 connections get GOAWAY and finish their open streams). Connections left
+  // after `grace` are closed forcibly. Blocks until every connection has ended or, if a handler is
+  // stuck, a short while after the deadline. Idempotent: later calls return zero counts at once.
   ShutdownStats shutdown(std::chrono::milliseconds grace);
 
  private:

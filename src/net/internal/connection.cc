@@ -1,6 +1,7 @@
 #include "net/internal/connection.h"
 
 #include "base/log.h"
+#include "net/internal/http2_connection.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -136,6 +137,10 @@ asio::awaitable<void> Connection::serve(std::shared_ptr<Connection> self) { co_a
 
 void Connection::drain() {
   asio::post(strand_, [self = shared_from_this()] {
+    if (self->h2_) {
+      self->h2_->drain();
+      return;
+    }
     // Nothing of a next request has arrived: no one is waiting for an answer here.
     if (self->phase_ == Phase::kAwaitingRequest && self->buffer_.size() == 0) {
       self->stream_.cancel();
@@ -147,8 +152,47 @@ void Connection::force_close() {
   asio::post(strand_, [self = shared_from_this()] { self->stream_.close(); });
 }
 
+asio::awaitable<Connection::Protocol> Connection::sniff() {
+  constexpr size_t kSniffReadBytes = 16 * 1024;
+  stream_.expires_after(state_->options.idle_timeout);
+  for (;;) {
+    const auto bytes = buffer_.data();
+    const std::string_view seen(static_cast<const char*>(bytes.data()), bytes.size());
+    switch (match_client_preface(seen)) {
+      case PrefaceMatch::kHttp2:
+        co_return Protocol::kHttp2;
+      case PrefaceMatch::kHttp1:
+        co_return Protocol::kHttp1;
+      case PrefaceMatch::kNeedMore:
+        break;
+    }
+    if (state_->draining.load() && buffer_.size() == 0) co_return Protocol::kClosed;
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kSniffReadBytes), kTuple);
+    if (ec) {
+      // Timeout, drain, or the client left: as quiet as the HTTP/1.1 reader would be.
+      state_->log->debug("conn={} read ended: {}", id_, ec.message());
+      co_return Protocol::kClosed;
+    }
+    buffer_.commit(n);
+  }
+}
+
 asio::awaitable<void> Connection::run() {
   const ServerOptions& opts = state_->options;
+  switch (co_await sniff()) {
+    case Protocol::kClosed:
+      stream_.close();
+      co_return;
+    case Protocol::kHttp2: {
+      stream_.expires_never();  // Http2Connection keeps its own time
+      h2_ = std::make_unique<Http2Connection>(state_.get(), id_, &stream_);
+      const auto bytes = buffer_.data();
+      co_await h2_->run({static_cast<const char*>(bytes.data()), bytes.size()});
+      co_return;
+    }
+    case Protocol::kHttp1:
+      break;  // buffer_ holds the first bytes; Beast's parser starts from them
+  }
   for (;;) {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(

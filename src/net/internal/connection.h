@@ -19,14 +19,18 @@
 
 namespace sluice::net::internal {
 
+class Http2Connection;
+
 using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Strand>;
 using Stream = boost::beast::basic_stream<boost::asio::ip::tcp, Strand>;
 using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using BeastResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
-// One accepted HTTP/1.1 connection: reads requests one after the other (pipelined ones in
-// order), routes each, writes the response, and repeats while keep-alive holds.
+// One accepted connection. Its first bytes decide the protocol: the HTTP/2 client preface
+// hands the connection to an Http2Connection (http2_connection.h) for the rest of its life;
+// anything else is HTTP/1.1: requests one after the other (pipelined ones in order), each
+// routed, answered, and repeated while keep-alive holds.
 //
 // Created by the accept loop, registered in ServerState::connections, and run by serve()
 // co_spawned on its own strand; the coroutine frame owns the connection (shared_ptr) and the
@@ -53,8 +57,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class Phase : uint8_t { kAwaitingRequest, kInRequest };
+  enum class Protocol : uint8_t { kHttp1, kHttp2, kClosed };
 
   boost::asio::awaitable<void> run();
+  // Reads until buffer_ shows whether the client speaks HTTP/2 with prior knowledge. The
+  // bytes stay in buffer_ for whichever protocol serves them. kClosed: nothing to serve.
+  boost::asio::awaitable<Protocol> sniff();
   // The seam for async handlers: the only place a request is handed to the Router.
   boost::asio::awaitable<Response> dispatch(const BeastRequest& request);
   // Maps a failed read to a response (400, 413, 431) or to a silent close.
@@ -68,6 +76,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   Phase phase_ = Phase::kAwaitingRequest;
+  std::unique_ptr<Http2Connection> h2_;  // set once the sniff saw the HTTP/2 preface
 };
 
 // Writes `response` (which must say Connection: close), then closes the connection politely:
