@@ -13,7 +13,7 @@ declare -A allowed=(
   [esm]="stream function"
   [net]=""
   [kinesis]="stream net"
-  [lambda]="esm stream function net"
+  [lambda]="esm stream function net storage"
   [server]="*"
 )
 

@@ -44,6 +44,16 @@ void Router::add_target_prefix(std::string_view prefix, Handler handler) {
   target_routes_.push_back({std::string(prefix), std::move(handler)});
 }
 
+void Router::add_path_prefix(std::string_view prefix, Handler handler) {
+  SLUICE_CHECK(!prefix.empty() && prefix.front() == '/', "path prefix '{}' must start with '/'",
+               prefix);
+  SLUICE_CHECK(handler != nullptr, "null handler for path prefix {}", prefix);
+  for (const TargetRoute& r : path_prefix_routes_) {
+    SLUICE_CHECK(r.prefix != prefix, "path prefix {} registered twice", prefix);
+  }
+  path_prefix_routes_.push_back({std::string(prefix), std::move(handler)});
+}
+
 Response Router::route(const Request& request) const {
   const std::string_view target = request.header(kTargetHeader);
   if (!target.empty()) {
@@ -66,6 +76,14 @@ Response Router::route(const Request& request) const {
     if (!allowed.empty()) allowed += ", ";
     allowed += r.method;
   }
+  const TargetRoute* best_prefix = nullptr;
+  for (const TargetRoute& r : path_prefix_routes_) {
+    if (request.path.starts_with(r.prefix) &&
+        (best_prefix == nullptr || r.prefix.size() > best_prefix->prefix.size())) {
+      best_prefix = &r;
+    }
+  }
+  if (best_prefix != nullptr) return best_prefix->handler(request);
   if (!allowed.empty()) {
     Response response = Response::json(
         405,

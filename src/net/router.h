@@ -18,12 +18,15 @@ namespace sluice::net {
 // handler kind can be added to Router without touching connections or existing handlers.
 using Handler = std::function<Response(const Request&)>;
 
-// Maps a request to its handler. Two kinds of route:
+// Maps a request to its handler. Three kinds of route:
 //   - by method and exact path ("GET", "/_sluice/health"); the query string is ignored;
 //   - by the prefix of the X-Amz-Target header ("Kinesis_20131202."), for the AWS JSON
-//     protocols, whose requests are all "POST /" and name the operation in that header.
+//     protocols, whose requests are all "POST /" and name the operation in that header;
+//   - by path prefix ("/2015-03-31/"), for REST protocols (Lambda) whose handler parses the
+//     rest of the path itself; any method.
 // A request that carries a non-empty X-Amz-Target is routed by it alone (longest matching
-// prefix wins); any other request by method and path.
+// prefix wins). Any other request goes to the exact (method, path) route when there is one,
+// else to the longest path prefix that its path starts with, else to an error.
 //
 // Built by the composition root before the server starts; afterwards it is only read, so
 // route() may be called from any number of threads at once. Registering while serving is a
@@ -38,8 +41,12 @@ class Router {
   void add(std::string_view method, std::string_view path, Handler handler);
   // REQUIRES: `prefix` is non-empty and not registered yet.
   void add_target_prefix(std::string_view prefix, Handler handler);
+  // REQUIRES: `prefix` starts with '/' and is not registered yet. The prefix is compared
+  // with the raw (still percent-encoded) path, byte for byte.
+  void add_path_prefix(std::string_view prefix, Handler handler);
 
   // The handler's response, or when no route matches:
+  //   - (path prefix routes answer every method, so they never produce the errors below)
   //   - X-Amz-Target request: 404 {"__type":"UnknownOperationException","message":...};
   //   - known path, other method: 405 {"message":...} with an Allow header;
   //   - otherwise: 404 {"message":...}.
@@ -59,6 +66,7 @@ class Router {
 
   std::vector<PathRoute> path_routes_;
   std::vector<TargetRoute> target_routes_;
+  std::vector<TargetRoute> path_prefix_routes_;  // `prefix` is a path prefix here
 };
 
 }  // namespace sluice::net

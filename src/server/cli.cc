@@ -145,6 +145,9 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
           },
           "REGION"))
       ->capture_default_str();
+  serve_cmd->add_flag("--lambda-hot-reload", config.lambda_hot_reload,
+                      "Let Lambda functions run from a local directory: Code.S3Bucket "
+                      "'hot-reload', S3Key the absolute directory (docs/wire/lambda.md)");
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "
                       "aside (docs/formats/segment.md)");

@@ -27,6 +27,8 @@ struct Config {
   // Who a request without SigV4 credentials (or with a non-numeric access key) acts as.
   std::string default_account = "000000000000";
   std::string default_region = "us-east-1";
+  // Lambda Code.S3Bucket "hot-reload" runs code from a local directory (non-AWS behaviour).
+  bool lambda_hot_reload = false;
   std::string log_level = "info";
   // How long SIGTERM waits for in-flight requests before closing their connections.
   std::chrono::milliseconds shutdown_grace{10'000};

@@ -32,6 +32,7 @@ Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) 
   std::unique_ptr<Server> server(new Server(std::move(config), clock, std::move(dir)));
   SLUICE_RETURN_IF_ERROR(server->open_storage());
   SLUICE_RETURN_IF_ERROR(server->open_streams());
+  SLUICE_RETURN_IF_ERROR(server->open_functions());
   return server;
 }
 
@@ -66,6 +67,28 @@ Status Server::open_streams() {
   on_shutdown("streams", [this] {
     stop_maintenance();
     return Status();
+  });
+  return Status();
+}
+
+Status Server::open_functions() {
+  SLUICE_ASSIGN_OR_RETURN(
+      functions_,
+      lambda::FunctionRegistry::open(
+          catalog_.get(), data_dir_->file("functions"),
+          lambda::RegistryOptions{.zip = {}, .allow_hot_reload = config_.lambda_hot_reload},
+          clock_));
+  lambda_ =
+      std::make_unique<lambda::Api>(functions_.get(), clock_,
+                                    lambda::ApiOptions{.default_account = config_.default_account,
+                                                       .default_region = config_.default_region});
+  // Lambda is REST: routed by path prefix (spec 1.1), before Kinesis's POST / rules.
+  for (std::string_view prefix : lambda::Api::path_prefixes()) {
+    router_.add_path_prefix(
+        prefix, [api = lambda_.get()](const net::Request& r) { return api->handle(r); });
+  }
+  router_.add_path_prefix(lambda::Api::kCodePrefix, [api = lambda_.get()](const net::Request& r) {
+    return api->handle_code_download(r);
   });
   return Status();
 }

@@ -3,6 +3,8 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "kinesis/api.h"
+#include "lambda/api.h"
+#include "lambda/registry.h"
 #include "net/event_loop.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -85,6 +87,8 @@ class Server {
   Status open_storage();
   // Opens the StreamService over storage, registers the Kinesis API and starts maintenance.
   Status open_streams();
+  // Opens the FunctionRegistry (code under <data>/functions) and registers the Lambda API.
+  Status open_functions();
   // Runs StreamService::run_maintenance() every few seconds until stop_maintenance().
   void maintenance_loop(std::stop_token stop);
   void stop_maintenance();
@@ -102,6 +106,8 @@ class Server {
   std::unique_ptr<stream::CatalogMetadataStore> stream_metadata_;
   std::unique_ptr<stream::StreamService> streams_;
   std::unique_ptr<kinesis::Api> kinesis_;
+  std::unique_ptr<lambda::FunctionRegistry> functions_;  // uses catalog_; declared after it
+  std::unique_ptr<lambda::Api> lambda_;
   std::mutex maintenance_mu_;
   std::condition_variable_any maintenance_cv_;
   std::jthread maintenance_;  // runs maintenance_loop() from open() until the "streams" step

@@ -94,6 +94,47 @@ TEST(RouterDeathTest, DuplicateRouteIsABug) {
   EXPECT_DEATH(router.add("GET", "/a", answer("y")), "registered twice");
 }
 
+TEST(RouterTest, PathPrefixRouteTakesEveryMethodUnderThePrefix) {
+  Router router;
+  router.add_path_prefix("/2015-03-31/", answer("lambda"));
+  EXPECT_EQ(router.route(make_request("GET", "/2015-03-31/functions")).body, "lambda");
+  EXPECT_EQ(router.route(make_request("DELETE", "/2015-03-31/functions/f")).body, "lambda");
+  EXPECT_EQ(router.route(make_request("PUT", "/2015-03-31/")).body, "lambda");
+  EXPECT_EQ(router.route(make_request("GET", "/2015-03-31")).status, 404);
+  EXPECT_EQ(router.route(make_request("GET", "/2016-08-19/x")).status, 404);
+}
+
+TEST(RouterTest, LongestPathPrefixWins) {
+  Router router;
+  router.add_path_prefix("/a/", answer("short"));
+  router.add_path_prefix("/a/b/", answer("long"));
+  EXPECT_EQ(router.route(make_request("GET", "/a/b/c")).body, "long");
+  EXPECT_EQ(router.route(make_request("GET", "/a/c")).body, "short");
+}
+
+TEST(RouterTest, ExactPathBeatsPathPrefixAndOtherMethodsFallToThePrefix) {
+  Router router;
+  router.add("GET", "/a/health", answer("exact"));
+  router.add_path_prefix("/a/", answer("prefix"));
+  EXPECT_EQ(router.route(make_request("GET", "/a/health")).body, "exact");
+  EXPECT_EQ(router.route(make_request("POST", "/a/health")).body, "prefix");
+}
+
+TEST(RouterTest, TargetHeaderBeatsPathPrefix) {
+  Router router;
+  router.add_target_prefix("Kinesis_20131202.", answer("kinesis"));
+  router.add_path_prefix("/2015-03-31/", answer("lambda"));
+  Request r = make_request("POST", "/2015-03-31/functions");
+  r.headers.push_back({"X-Amz-Target", "Kinesis_20131202.ListStreams"});
+  EXPECT_EQ(router.route(r).body, "kinesis");
+}
+
+TEST(RouterDeathTest, DuplicatePathPrefixIsABug) {
+  Router router;
+  router.add_path_prefix("/p/", answer("x"));
+  EXPECT_DEATH(router.add_path_prefix("/p/", answer("y")), "registered twice");
+}
+
 TEST(RequestTest, HeaderLookupIgnoresCaseAndReturnsFirst) {
   Request r;
   r.headers = {{"Content-Type", "a"}, {"content-type", "b"}};

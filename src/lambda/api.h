@@ -1,0 +1,54 @@
+#pragma once
+
+#include "base/clock.h"
+#include "lambda/names.h"
+#include "lambda/registry.h"
+#include "net/http_message.h"
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace sluice::lambda {
+
+struct ApiOptions {
+  std::string default_account = "000000000000";  // when the access key is not 12 digits
+  std::string default_region = "us-east-1";      // when the request is unsigned
+};
+
+// The Lambda function control plane over REST-JSON (spec sections 1 and 2,
+// docs/wire/lambda.md): CreateFunction, GetFunction, GetFunctionConfiguration,
+// ListFunctions, DeleteFunction, UpdateFunctionCode, UpdateFunctionConfiguration and the
+// auxiliary routes of 2.11. Invoke and event source mapping routes answer
+// InvalidParameterValueException (400) until they are implemented.
+//
+// Created by the composition root; borrows `registry` and `clock`, which must outlive it.
+// handle() may run on any number of threads at once (the registry is thread-safe); it
+// blocks on file I/O for code uploads (see FunctionRegistry).
+class Api {
+ public:
+  Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options);
+
+  // Every Lambda request: the router sends here whatever starts with one of
+  // path_prefixes(). Always answers; never throws.
+  net::Response handle(const net::Request& request) const;
+
+  // GET <kCodePrefix><account>/<region>/<name>/<code_id>/code.zip: the stored zip, the
+  // Code.Location of GetFunction (spec 2.5). Unsigned, like a pre-signed URL.
+  net::Response handle_code_download(const net::Request& request) const;
+
+  static constexpr std::string_view kCodePrefix = "/_sluice/lambda/code/";
+  // The Lambda API-version path prefixes of spec 1.1, each with its trailing '/'.
+  static std::span<const std::string_view> path_prefixes();
+
+ private:
+  FunctionRegistry* const registry_;
+  const Clock* const clock_;
+  const ApiOptions options_;
+};
+
+// The identity of spec section 0 from the SigV4 Authorization header (or the presigned
+// X-Amz-Credential query parameter), else the defaults.
+Identity identity_of(const net::Request& request, const ApiOptions& options);
+
+}  // namespace sluice::lambda
