@@ -2,10 +2,10 @@
 
 #include "base/base64.h"
 #include "base/file.h"
+#include "base/json_writer.h"
 #include "base/log.h"
 #include "lambda/errors.h"
 #include "lambda/internal/ids.h"
-#include "lambda/internal/json_writer.h"
 
 #include <fmt/format.h>
 
@@ -21,7 +21,7 @@ namespace sluice::lambda {
 
 namespace {
 
-using internal::JsonWriter;
+using sluice::JsonWriter;
 using Dom = simdjson::dom::element;
 
 constexpr std::array<std::string_view, 11> kPrefixes = {

@@ -1,7 +1,7 @@
 #include "lambda/errors.h"
 
 #include "base/check.h"
-#include "lambda/internal/json_writer.h"
+#include "base/json_writer.h"
 
 #include <fmt/format.h>
 
@@ -53,7 +53,7 @@ int http_status(ErrorType type) {
 }
 
 net::Response error_response(const ApiError& error) {
-  internal::JsonWriter w;
+  JsonWriter w;
   w.begin_object();
   switch (error.type) {
     case ErrorType::kResourceNotFound:

@@ -13,7 +13,7 @@ constexpr int kRecordVersion = 1;
 }  // namespace
 
 std::string encode_record(const FunctionRecord& r) {
-  internal::JsonWriter w;
+  JsonWriter w;
   const function::FunctionSpec& s = r.spec;
   w.begin_object();
   w.member_int("v", kRecordVersion);
@@ -110,7 +110,7 @@ Result<FunctionRecord> decode_record(std::string_view json, std::string_view key
   return r;
 }
 
-void write_configuration(internal::JsonWriter& w, const FunctionRecord& r, ReportedState state) {
+void write_configuration(JsonWriter& w, const FunctionRecord& r, ReportedState state) {
   const function::FunctionSpec& s = r.spec;
   w.begin_object();
   w.member("FunctionName", s.name);

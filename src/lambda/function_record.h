@@ -1,8 +1,8 @@
 #pragma once
 
+#include "base/json_writer.h"
 #include "base/result.h"
 #include "function/function.h"
-#include "lambda/internal/json_writer.h"
 
 #include <cstdint>
 #include <map>
@@ -50,6 +50,6 @@ Result<FunctionRecord> decode_record(std::string_view json, std::string_view key
 enum class ReportedState { kCreated, kUpdating, kSettled };
 
 // Writes the FunctionConfiguration object of spec 2.2 as the next value of `w`.
-void write_configuration(internal::JsonWriter& w, const FunctionRecord& r, ReportedState state);
+void write_configuration(JsonWriter& w, const FunctionRecord& r, ReportedState state);
 
 }  // namespace sluice::lambda

@@ -2,15 +2,22 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+
+struct evp_md_ctx_st;
 
 namespace sluice::lambda::internal {
 
-// SHA-256 (FIPS 180-4), for CodeSha256. Incremental: update() any number of times, then
-// finish() once. Not thread-safe.
+// SHA-256 for CodeSha256, through OpenSSL's EVP interface. Incremental: update() any number
+// of times, then finish() once. Not thread-safe.
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void update(std::string_view data);
   std::array<uint8_t, 32> finish();
 
@@ -21,12 +28,7 @@ class Sha256 {
   }
 
  private:
-  void block(const uint8_t* p);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  evp_md_ctx_st* ctx_;
 };
 
 }  // namespace sluice::lambda::internal

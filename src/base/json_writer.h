@@ -1,21 +1,21 @@
 #pragma once
 
+#include "base/bytes.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace sluice::lambda::internal {
+namespace sluice {
 
-// Writes one JSON document straight into a std::string, without a DOM. The caller calls
-// begin/end and key in a well-formed order; commas are placed here. Not thread-safe.
-//
-// A near copy of kinesis/json_writer.h (without its Kinesis-specific timestamp and base64
-// helpers, plus raw()): lambda/ may not include kinesis/. Both should move to base/ in one
-// change once nobody is editing the Kinesis copy.
+// Writes one JSON document straight into a std::string, without building a DOM (STYLE.md 6:
+// GetRecords JSON goes straight into the response). Shared by the Kinesis and Lambda APIs. The
+// caller calls begin/end and key in a well-formed order; commas are placed here. Not thread-safe;
+// one writer per response.
 class JsonWriter {
  public:
-  JsonWriter() { out_.reserve(512); }
+  JsonWriter() { out_.reserve(256); }
 
   void begin_object();
   void end_object();
@@ -30,7 +30,14 @@ class JsonWriter {
   void null();
   // REQUIRES: `json` is one complete, valid JSON value (e.g. minified by simdjson).
   void raw(std::string_view json);
+  // Standard base64 with '=' padding (spec 3.1 blobs).
+  void base64(ByteView bytes);
+  // Unix milliseconds as seconds with a 3-digit fraction: 1700000005123 -> 1700000005.123.
+  void epoch_seconds_millis(int64_t ms);
+  // Unix milliseconds as whole seconds (StreamCreationTimestamp is integer-valued).
+  void epoch_seconds(int64_t ms);
 
+  // Convenience: key + value.
   void member(std::string_view name, std::string_view value) {
     key(name);
     string(value);
@@ -56,4 +63,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace sluice::lambda::internal
+}  // namespace sluice

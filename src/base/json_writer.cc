@@ -1,11 +1,21 @@
-#include "lambda/internal/json_writer.h"
+#include "base/json_writer.h"
 
+#include "base/base64.h"
 #include "base/check.h"
 
 #include <charconv>
 #include <cstdio>
 
-namespace sluice::lambda::internal {
+namespace sluice {
+
+namespace {
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  SLUICE_CHECK(ec == std::errc(), "to_chars failed");
+  out.append(buf, end);
+}
+}  // namespace
 
 void JsonWriter::before_value() {
   if (after_key_) {
@@ -88,10 +98,7 @@ void JsonWriter::append_escaped(std::string_view value) {
 
 void JsonWriter::integer(int64_t value) {
   before_value();
-  char buf[24];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  SLUICE_CHECK(ec == std::errc(), "to_chars failed");
-  out_.append(buf, end);
+  append_int(out_, value);
 }
 
 void JsonWriter::boolean(bool value) {
@@ -109,4 +116,30 @@ void JsonWriter::raw(std::string_view json) {
   out_ += json;
 }
 
-}  // namespace sluice::lambda::internal
+void JsonWriter::base64(ByteView bytes) {
+  before_value();
+  out_.push_back('"');
+  append_base64(out_, bytes);
+  out_.push_back('"');
+}
+
+void JsonWriter::epoch_seconds_millis(int64_t ms) {
+  before_value();
+  if (ms < 0) {
+    out_.push_back('-');
+    ms = -ms;
+  }
+  append_int(out_, ms / 1000);
+  const int64_t frac = ms % 1000;
+  out_.push_back('.');
+  out_.push_back(static_cast<char>('0' + frac / 100));
+  out_.push_back(static_cast<char>('0' + frac / 10 % 10));
+  out_.push_back(static_cast<char>('0' + frac % 10));
+}
+
+void JsonWriter::epoch_seconds(int64_t ms) {
+  before_value();
+  append_int(out_, ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+}
+
+}  // namespace sluice
