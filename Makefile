@@ -12,19 +12,24 @@ VENV_PYTHON := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=
 
-.PHONY: run test build build-tests deps test-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
+.PHONY: run test build build-tests deps test-deps clients-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
 
 deps:
 	@scripts/install-deps.sh
 
 test-deps:
 	@scripts/install-deps.sh --test
+	@$(MAKE) --no-print-directory clients-deps
 	@if ! cmp -s tests/e2e/requirements.txt $(VENV)/.requirements.txt; then \
 	  echo "test-deps: installing tests/e2e/requirements.txt into $(VENV)"; \
 	  [ -x $(VENV_PYTHON) ] || $(PYTHON) -m venv $(VENV); \
 	  $(VENV_PYTHON) -m pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt && \
 	  cp tests/e2e/requirements.txt $(VENV)/.requirements.txt; \
 	fi
+
+# The real AWS clients of tests/e2e/test_clients.py (npm and Maven, pinned; see tests/clients).
+clients-deps:
+	@scripts/install-clients.sh
 
 # The server alone: `make run` needs none of the test packages.
 build: deps
