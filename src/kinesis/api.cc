@@ -5,6 +5,7 @@
 #include "kinesis/errors.h"
 #include "kinesis/json_writer.h"
 #include "kinesis/request_reader.h"
+#include "net/aws_request.h"
 #include "stream/identifiers.h"
 
 #include <fmt/format.h>
@@ -91,53 +92,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// The value of query parameter `name` (not percent-decoded); nullopt when absent.
-Opt query_param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const std::string hex(s.substr(i + 1, 2));
-      char* end = nullptr;
-      const long v = std::strtol(hex.c_str(), &end, 16);
-      if (end == hex.c_str() + 2) {
-        out.push_back(static_cast<char>(v));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
-// k=v pairs of a SigV4 Authorization header after the algorithm token.
-std::vector<std::pair<std::string_view, std::string_view>> auth_params(std::string_view header) {
-  std::vector<std::pair<std::string_view, std::string_view>> out;
-  const size_t first = header.find(' ');
-  if (first == std::string_view::npos) return out;
-  std::string_view rest = header.substr(first + 1);
-  while (!rest.empty()) {
-    const size_t sep = rest.find_first_of(" ,");
-    const std::string_view token = rest.substr(0, sep);
-    const size_t eq = token.find('=');
-    if (eq != std::string_view::npos) out.emplace_back(token.substr(0, eq), token.substr(eq + 1));
-    if (sep == std::string_view::npos) break;
-    rest.remove_prefix(sep + 1);
-  }
-  return out;
-}
+using net::auth_params;
+using net::percent_decode;
+using net::query_param;
 
 net::Response xml_error(int status, std::string_view type, std::string_view message) {
   net::Response r;
@@ -1713,34 +1670,8 @@ net::Response dispatch_cbor(const net::Request& request, const ApiOptions& optio
 }  // namespace
 
 Identity identity_of(const net::Request& request, const ApiOptions& options) {
-  Identity id{options.default_account, options.default_region};
-  std::string credential;
-  const std::string_view auth = request.header("Authorization");
-  if (!auth.empty()) {
-    for (const auto& [k, v] : auth_params(auth)) {
-      if (k == "Credential") credential = std::string(v);
-    }
-  } else if (const Opt q = query_param(request.query, "X-Amz-Credential")) {
-    credential = percent_decode(*q);
-  }
-  if (credential.empty()) return id;
-  std::vector<std::string_view> parts;
-  std::string_view rest = credential;
-  while (true) {
-    const size_t slash = rest.find('/');
-    parts.push_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  const std::string_view akid = parts[0];
-  if (akid.size() == 12 &&
-      std::all_of(akid.begin(), akid.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-    id.account = std::string(akid);
-  }
-  if (parts.size() >= 3 && matches_name(parts[2]) && parts[2].size() <= 64) {
-    id.region = std::string(parts[2]);
-  }
-  return id;
+  net::Caller caller = net::caller_of(request, options.default_account, options.default_region);
+  return Identity{std::move(caller.account), std::move(caller.region)};
 }
 
 Api::Api(stream::StreamService* service, ApiOptions options)

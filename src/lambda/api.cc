@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "lambda/errors.h"
 #include "lambda/internal/ids.h"
+#include "net/aws_request.h"
 
 #include <fmt/format.h>
 
@@ -117,46 +118,8 @@ net::Response error(ErrorType type, std::string message) {
   return error_response(ApiError{type, std::move(message)});
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX decoding; a '%' not followed by two hex digits stays as it is.
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
-// Query parameters, decoded, in order (a name may repeat: tagKeys=a&tagKeys=b).
-std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!q.empty()) {
-    const size_t amp = q.find('&');
-    const std::string_view item = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    if (item.empty()) continue;
-    const size_t eq = item.find('=');
-    out.emplace_back(percent_decode(item.substr(0, eq)),
-                     eq == std::string_view::npos ? "" : percent_decode(item.substr(eq + 1)));
-  }
-  return out;
-}
+using net::parse_query;
+using net::percent_decode;
 
 // One parsed request: identity, decoded path segments after the version, query.
 struct Call {
@@ -1088,38 +1051,8 @@ net::Response dispatch(Call& c, Handlers& h) {
 }  // namespace
 
 Identity identity_of(const net::Request& request, const ApiOptions& options) {
-  Identity id{options.default_account, options.default_region};
-  std::string credential;
-  const std::string_view auth = request.header("Authorization");
-  if (const size_t at = auth.find("Credential="); at != std::string_view::npos) {
-    std::string_view rest = auth.substr(at + 11);
-    credential = std::string(rest.substr(0, rest.find_first_of(", ")));
-  } else {
-    for (const auto& [k, v] : parse_query(request.query)) {
-      if (k == "X-Amz-Credential") credential = v;
-    }
-  }
-  if (credential.empty()) return id;
-  std::vector<std::string_view> parts;
-  std::string_view rest = credential;
-  while (true) {
-    const size_t slash = rest.find('/');
-    parts.push_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  const std::string_view akid = parts[0];
-  if (akid.size() == 12 &&
-      std::all_of(akid.begin(), akid.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-    id.account = std::string(akid);
-  }
-  if (parts.size() >= 3 && !parts[2].empty() && parts[2].size() <= 32 &&
-      std::all_of(parts[2].begin(), parts[2].end(), [](char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
-      })) {
-    id.region = std::string(parts[2]);
-  }
-  return id;
+  net::Caller caller = net::caller_of(request, options.default_account, options.default_region);
+  return Identity{std::move(caller.account), std::move(caller.region)};
 }
 
 Api::Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options)
