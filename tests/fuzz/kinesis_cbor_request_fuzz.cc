@@ -8,14 +8,8 @@
 //  - the transcoder alone: a body it accepts whose JSON parses goes back to CBOR and to the
 //    same JSON (no blob or timestamp members in play, operation "").
 
-#include "kinesis/api.h"
 #include "kinesis/cbor.h"
-#include "storage/catalog.h"
-#include "storage/log_store.h"
-#include "stream/embedded_backend.h"
-#include "stream/stream_service.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/mem_file_system.h"
+#include "tests/fuzz/kinesis_api_env.h"
 
 #include <array>
 #include <cbor.h>
@@ -28,11 +22,6 @@
 
 namespace sluice::kinesis {
 namespace {
-
-#define FUZZ_CHECK(cond)       \
-  do {                         \
-    if (!(cond)) std::abort(); \
-  } while (0)
 
 // Every operation with a blob or timestamp member comes first, then a few others.
 constexpr std::array<std::string_view, 16> kOperations = {
@@ -54,10 +43,6 @@ constexpr std::array<std::string_view, 16> kOperations = {
     "NoSuchOperation",
 };
 
-constexpr std::string_view kAuth =
-    "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, "
-    "SignedHeaders=host;x-amz-date, Signature=abc";
-
 // CBOR text string head + bytes (lengths below 256 here).
 std::string text(std::string_view s) {
   std::string out;
@@ -71,23 +56,8 @@ std::string text(std::string_view s) {
   return out;
 }
 
-struct Env {
-  MemFileSystem fs;
-  ManualClock clock;
-  std::unique_ptr<storage::LogStore> logs;
-  std::unique_ptr<storage::Catalog> catalog;
-  std::unique_ptr<stream::EmbeddedShardLogBackend> backend;
-  std::unique_ptr<stream::CatalogMetadataStore> metadata;
-  std::unique_ptr<stream::StreamService> service;
-  std::unique_ptr<Api> api;
-
+struct Env : fuzzing::KinesisApiEnv {
   Env() {
-    logs = std::move(storage::LogStore::open(&fs, "/logs", {}, &clock)).value();
-    catalog = std::move(storage::Catalog::open(":memory:")).value();
-    backend = std::make_unique<stream::EmbeddedShardLogBackend>(logs.get());
-    metadata = std::make_unique<stream::CatalogMetadataStore>(catalog.get());
-    service = std::move(stream::StreamService::open(backend.get(), metadata.get(), &clock)).value();
-    api = std::make_unique<Api>(service.get(), ApiOptions{});
     // {"StreamName":"s","ShardCount":2}
     FUZZ_CHECK(
         call("CreateStream", "\xa2" + text("StreamName") + text("s") + text("ShardCount") + "\x02")
@@ -100,17 +70,7 @@ struct Env {
   }
 
   net::Response call(std::string_view op, std::string_view body) {
-    const std::string target = "Kinesis_20131202." + std::string(op);
-    net::Request r;
-    r.method = "POST";
-    r.target = "/";
-    r.path = "/";
-    r.headers = {{"X-Amz-Target", target},
-                 {"Content-Type", kCborContentType},
-                 {"X-Amz-Date", "20240101T000000Z"},
-                 {"Authorization", kAuth}};
-    r.body = body;
-    return api->handle(r);
+    return KinesisApiEnv::call(op, body, kCborContentType);
   }
 };
 

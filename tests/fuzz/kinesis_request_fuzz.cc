@@ -5,13 +5,7 @@
 // inputs reach the stream layer too. Any body may be refused, none may crash, and every
 // refusal must carry an AWS-shaped error.
 
-#include "kinesis/api.h"
-#include "storage/catalog.h"
-#include "storage/log_store.h"
-#include "stream/embedded_backend.h"
-#include "stream/stream_service.h"
-#include "tests/support/manual_clock.h"
-#include "tests/support/mem_file_system.h"
+#include "tests/fuzz/kinesis_api_env.h"
 
 #include <array>
 #include <cstdint>
@@ -22,11 +16,6 @@
 
 namespace sluice::kinesis {
 namespace {
-
-#define FUZZ_CHECK(cond)       \
-  do {                         \
-    if (!(cond)) std::abort(); \
-  } while (0)
 
 constexpr std::array<std::string_view, 24> kOperations = {
     "CreateStream",
@@ -55,27 +44,8 @@ constexpr std::array<std::string_view, 24> kOperations = {
     "NoSuchOperation",
 };
 
-constexpr std::string_view kAuth =
-    "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, "
-    "SignedHeaders=host;x-amz-date, Signature=abc";
-
-struct Env {
-  MemFileSystem fs;
-  ManualClock clock;
-  std::unique_ptr<storage::LogStore> logs;
-  std::unique_ptr<storage::Catalog> catalog;
-  std::unique_ptr<stream::EmbeddedShardLogBackend> backend;
-  std::unique_ptr<stream::CatalogMetadataStore> metadata;
-  std::unique_ptr<stream::StreamService> service;
-  std::unique_ptr<Api> api;
-
+struct Env : fuzzing::KinesisApiEnv {
   Env() {
-    logs = std::move(storage::LogStore::open(&fs, "/logs", {}, &clock)).value();
-    catalog = std::move(storage::Catalog::open(":memory:")).value();
-    backend = std::make_unique<stream::EmbeddedShardLogBackend>(logs.get());
-    metadata = std::make_unique<stream::CatalogMetadataStore>(catalog.get());
-    service = std::move(stream::StreamService::open(backend.get(), metadata.get(), &clock)).value();
-    api = std::make_unique<Api>(service.get(), ApiOptions{});
     FUZZ_CHECK(call("CreateStream", R"({"StreamName":"s","ShardCount":2})").status == 200);
     clock.advance_ms(60'000);  // past CREATING
     FUZZ_CHECK(call("PutRecord", R"({"StreamName":"s","PartitionKey":"k","Data":"aGk="})").status ==
@@ -83,17 +53,7 @@ struct Env {
   }
 
   net::Response call(std::string_view op, std::string_view body) {
-    const std::string target = "Kinesis_20131202." + std::string(op);
-    net::Request r;
-    r.method = "POST";
-    r.target = "/";
-    r.path = "/";
-    r.headers = {{"X-Amz-Target", target},
-                 {"Content-Type", "application/x-amz-json-1.1"},
-                 {"X-Amz-Date", "20240101T000000Z"},
-                 {"Authorization", kAuth}};
-    r.body = body;
-    return api->handle(r);
+    return KinesisApiEnv::call(op, body, "application/x-amz-json-1.1");
   }
 };
 
