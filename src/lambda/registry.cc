@@ -80,7 +80,8 @@ Status FunctionRegistry::load() {
     }
     functions_.emplace(key, std::move(r));
   }
-  logger()->info("lambda: {} function(s) loaded", functions_.size());
+  // Quiet when there is nothing to report: a failed start must print one line only.
+  if (!functions_.empty()) logger()->info("lambda: {} function(s) loaded", functions_.size());
   return Status();
 }
 

@@ -116,6 +116,12 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
                       "(1 MiB/s and 1000 records/s written; 5 reads/s and 2 MiB/s read; 5 "
                       "GetShardIterator/s) with ProvisionedThroughputExceededException");
   serve_cmd
+      ->add_option("--handler-threads", config.http.handler_threads,
+                   "Threads that run request handlers, so that requests waiting for the disk "
+                   "do not hold the event loop (0: run them on the event loop)")
+      ->check(CLI::Range(size_t{0}, size_t{1024}))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--max-request-bytes", config.http.max_body_bytes,
                    "Largest request body; larger ones are answered 413")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))

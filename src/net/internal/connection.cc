@@ -4,6 +4,7 @@
 #include "net/internal/http2_connection.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -53,7 +54,12 @@ bool status_forbids_body(int status) {
 }  // namespace
 
 ServerState::ServerState(const Router* r, ServerOptions o)
-    : router(r), options(std::move(o)), log(logging::get("net")) {}
+    : router(r),
+      options(std::move(o)),
+      log(logging::get("net")),
+      handlers(options.handler_threads > 0
+                   ? std::make_unique<asio::thread_pool>(options.handler_threads)
+                   : nullptr) {}
 
 bool ServerState::warn_allowed() {
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -289,6 +295,13 @@ asio::awaitable<Response> Connection::dispatch(const BeastRequest& req) {
   }
   view.body = req.body();
   try {
+    if (state_->handlers) {
+      // The request (and so `view`) lives in this coroutine's frame, which waits here.
+      co_return co_await asio::co_spawn(
+          state_->handlers->get_executor(),
+          [this, &view]() -> asio::awaitable<Response> { co_return state_->router->route(view); },
+          asio::use_awaitable);
+    }
     co_return state_->router->route(view);
   } catch (const std::exception& e) {
     state_->log->error("conn={} handler for {} {} threw: {}", id_, view.method, view.path,

@@ -3,6 +3,7 @@
 #include "net/router.h"
 #include "net/server.h"
 
+#include <boost/asio/thread_pool.hpp>
 #include <spdlog/logger.h>
 
 #include <atomic>
@@ -26,6 +27,9 @@ struct ServerState {
   const Router* const router;  // borrowed; outlives every request (server.h)
   const ServerOptions options;
   const std::shared_ptr<spdlog::logger> log;
+  // Runs HTTP/1.1 handlers (ServerOptions::handler_threads); null when they run inline.
+  // Joined when the last holder of this state goes, which is never one of its own threads.
+  const std::unique_ptr<boost::asio::thread_pool> handlers;
 
   // Set once by Server::shutdown(), under `mu`, before connections are told to drain; read
   // without the lock by connections deciding whether to keep a connection alive.
