@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace sluice::stream {
 namespace {
@@ -113,12 +114,24 @@ SequenceNumberText encode_sequence_number(const SequenceFields& f) {
   do {
     chunks[n++] = v.divmod(kChunk);
   } while (!v.is_zero());
+  // Straight into the fixed buffer (this runs once per record written or read): the most
+  // significant chunk without leading zeros, the others as 19 digits each.
   SequenceNumberText out;
-  std::string s = fmt::format("{}", chunks[n - 1]);
-  for (int i = n - 2; i >= 0; --i) s += fmt::format("{:019}", chunks[i]);
-  SLUICE_CHECK(s.size() <= out.buf_.size(), "sequence number of {} digits", s.size());
-  std::copy(s.begin(), s.end(), out.buf_.begin());
-  out.len_ = static_cast<uint8_t>(s.size());
+  char* p = out.buf_.data();
+  char* const end = p + out.buf_.size();
+  const auto [first_end, ec] = std::to_chars(p, end, chunks[n - 1]);
+  SLUICE_CHECK(ec == std::errc() && end - first_end >= 19 * (n - 1),
+               "sequence number does not fit {} digits", out.buf_.size());
+  p = first_end;
+  for (int i = n - 2; i >= 0; --i) {
+    uint64_t chunk = chunks[i];
+    for (int k = 18; k >= 0; --k) {
+      p[k] = static_cast<char>('0' + chunk % 10);
+      chunk /= 10;
+    }
+    p += 19;
+  }
+  out.len_ = static_cast<uint8_t>(p - out.buf_.data());
   return out;
 }
 
