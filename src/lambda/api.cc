@@ -4,6 +4,7 @@
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "base/log.h"
+#include "function/invoker.h"
 #include "lambda/errors.h"
 #include "lambda/internal/ids.h"
 #include "net/aws_request.h"
@@ -13,6 +14,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <regex>
 #include <set>
 #include <simdjson.h>
@@ -31,6 +35,7 @@ constexpr std::array<std::string_view, 11> kPrefixes = {
 
 constexpr uint64_t kMaxZippedBytes = 52'428'800;
 constexpr uint64_t kMaxCreateRequestBytes = 70'167'211;
+constexpr size_t kMaxSyncPayloadBytes = 6'291'456;  // spec 4.1
 
 constexpr std::string_view kRolePattern =
     "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+";
@@ -125,7 +130,8 @@ using net::percent_decode;
 struct Call {
   const net::Request& request;
   Identity id;
-  std::string version;                // "2015-03-31"
+  std::string request_id;  // x-amzn-RequestId; for Invoke also the invocation's request id
+  std::string version;     // "2015-03-31"
   std::vector<std::string> segments;  // decoded, without empty ones (trailing '/')
   std::vector<std::pair<std::string, std::string>> query;
 
@@ -479,9 +485,15 @@ std::optional<ApiError> read_zip_code(std::optional<std::string> zip_b64,
   return std::nullopt;
 }
 
+net::Response not_implemented(std::string_view operation) {
+  return error(ErrorType::kInvalidParameterValue,
+               fmt::format("Sluice does not implement the {} operation yet.", operation));
+}
+
 class Handlers {
  public:
-  Handlers(FunctionRegistry* registry, const Clock* clock) : registry_(registry), clock_(clock) {}
+  Handlers(FunctionRegistry* registry, const Clock* clock, function::Invoker* invoker)
+      : registry_(registry), clock_(clock), invoker_(invoker) {}
 
   net::Response create_function(Call& c) {
     if (c.request.body.size() > kMaxCreateRequestBytes) {
@@ -622,6 +634,96 @@ class Handlers {
     key = FunctionKey{c.id.account, c.id.region, ref.name};
     last_ref_ = ref;
     return std::nullopt;
+  }
+
+  // Spec 4.1-4.3 and 4.6. A synchronous invoke waits here (on a handler thread of the
+  // net layer) for the invoker's outcome, which comes by the function's deadline.
+  net::Response invoke(Call& c) {
+    FunctionKey key;
+    if (auto e = resolve(c, c.segments[1], NameUse::kRead, key)) return error_response(*e);
+    std::string_view type = c.request.header("X-Amz-Invocation-Type");
+    if (type.empty()) type = "RequestResponse";
+    if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
+      return error(ErrorType::kValidation,
+                   validation_message({validation_clause(
+                       type, "invocationType",
+                       "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")}));
+    }
+    if (c.request.body.size() > kMaxSyncPayloadBytes) {
+      return error(ErrorType::kRequestEntityTooLarge,
+                   fmt::format("Request must be smaller than {} bytes for the InvokeFunction "
+                               "operation",
+                               kMaxSyncPayloadBytes));
+    }
+    std::string payload(c.request.body.empty() ? std::string_view("{}") : c.request.body);
+    {
+      thread_local simdjson::dom::parser parser;
+      simdjson::dom::element doc;
+      if (const auto err = parser.parse(payload).get(doc); err != simdjson::SUCCESS) {
+        return error(ErrorType::kInvalidRequestContent,
+                     fmt::format("Could not parse request body into json: Could not parse "
+                                 "payload into json: {}",
+                                 simdjson::error_message(err)));
+      }
+    }
+    auto spec = registry_->spec(key);
+    if (!spec.ok()) return error_response(to_api_error(spec.status()));
+    if (type == "DryRun") return no_content();
+    if (type == "Event") return not_implemented("asynchronous (Event) Invoke");
+    if (invoker_ == nullptr) return not_implemented("Invoke");
+
+    function::Invocation invocation;
+    invocation.request_id = c.request_id;
+    invocation.function_arn = spec->arn;
+    invocation.deadline = std::chrono::system_clock::now() + std::chrono::seconds(spec->timeout_s);
+    invocation.payload = std::move(payload);
+    if (const std::string_view cc = c.request.header("X-Amz-Client-Context"); !cc.empty()) {
+      std::string decoded;
+      if (base64_decode(cc, decoded)) {
+        return error(ErrorType::kInvalidRequestContent,
+                     "Client context must be a valid Base64-encoded JSON object.");
+      }
+      invocation.client_context = std::move(decoded);
+    }
+    invocation.trace_id = std::string(c.request.header("X-Amzn-Trace-Id"));
+    // Shared with the callback: it may still be returning from set_value() when this
+    // thread has its outcome and leaves.
+    auto promise = std::make_shared<std::promise<function::InvokeOutcome>>();
+    std::future<function::InvokeOutcome> future = promise->get_future();
+    invoker_->invoke(std::move(invocation), [promise](function::InvokeOutcome outcome) {
+      promise->set_value(std::move(outcome));
+    });
+    function::InvokeOutcome outcome = future.get();
+
+    using Kind = function::InvokeOutcome::Kind;
+    if (outcome.kind == Kind::kUnavailable) {
+      if (outcome.payload == "ReservedFunctionConcurrentInvocationLimitExceeded" ||
+          outcome.payload == "ConcurrentInvocationLimitExceeded") {
+        JsonWriter w;
+        w.begin_object();
+        w.member("Type", "User");
+        w.member("message", "Rate Exceeded.");
+        w.member("Reason", outcome.payload);
+        w.end_object();
+        net::Response r = json_response(429, w.take());
+        r.headers.emplace_back("x-amzn-ErrorType", "TooManyRequestsException");
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+      }
+      if (outcome.payload == "ResourceNotFound") {
+        return error(ErrorType::kResourceNotFound, "Function not found: " + spec->arn);
+      }
+      // Nothing ran, so a client retrying the 500 runs the function at most once.
+      return error(ErrorType::kService,
+                   "Sluice could not start an execution environment for " + spec->arn + ".");
+    }
+    net::Response r = json_response(200, std::move(outcome.payload));
+    r.headers.emplace_back("X-Amz-Executed-Version", "$LATEST");
+    if (outcome.kind != Kind::kOk) r.headers.emplace_back("X-Amz-Function-Error", "Unhandled");
+    if (c.request.header("X-Amz-Log-Type") == "Tail") {
+      r.headers.emplace_back("X-Amz-Log-Result", base64_encode(as_bytes(outcome.log_tail)));
+    }
+    return r;
   }
 
   net::Response get_function(Call& c) {
@@ -991,13 +1093,9 @@ class Handlers {
  private:
   FunctionRegistry* const registry_;
   [[maybe_unused]] const Clock* const clock_;
-  FunctionRef last_ref_;  // of the last successful resolve()
+  function::Invoker* const invoker_;  // null: Invoke is refused
+  FunctionRef last_ref_;              // of the last successful resolve()
 };
-
-net::Response not_implemented(std::string_view operation) {
-  return error(ErrorType::kInvalidParameterValue,
-               fmt::format("Sluice does not implement the {} operation yet.", operation));
-}
 
 net::Response dispatch(Call& c, Handlers& h) {
   const std::string_view m = c.request.method;
@@ -1021,7 +1119,7 @@ net::Response dispatch(Call& c, Handlers& h) {
       if (s[2] == "versions" && m == "POST") return not_implemented("PublishVersion");
       if (s[2] == "policy" && m == "GET") return h.get_policy(c);
       if (s[2] == "policy" && m == "POST") return h.add_permission(c);
-      if (s[2] == "invocations" && m == "POST") return not_implemented("Invoke");
+      if (s[2] == "invocations" && m == "POST") return h.invoke(c);
       if (s[2] == "aliases") return not_implemented("aliases");
     }
     if (n >= 1 && s[0] == "event-source-mappings") {
@@ -1055,14 +1153,15 @@ Identity identity_of(const net::Request& request, const ApiOptions& options) {
   return Identity{std::move(caller.account), std::move(caller.region)};
 }
 
-Api::Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options)
-    : registry_(registry), clock_(clock), options_(std::move(options)) {}
+Api::Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
+         function::Invoker* invoker)
+    : registry_(registry), clock_(clock), options_(std::move(options)), invoker_(invoker) {}
 
 std::span<const std::string_view> Api::path_prefixes() { return kPrefixes; }
 
 net::Response Api::handle(const net::Request& request) const {
   const std::string request_id = internal::new_uuid();
-  Call call{request, identity_of(request, options_), "", {}, parse_query(request.query)};
+  Call call{request, identity_of(request, options_), "", "", {}, parse_query(request.query)};
   std::string_view path = request.path;
   path.remove_prefix(1);
   bool first = true;
@@ -1082,7 +1181,8 @@ net::Response Api::handle(const net::Request& request) const {
                                   request.method, request.path, invocation_id,
                                   request.header("amz-sdk-request"));
   }
-  Handlers handlers(registry_, clock_);
+  call.request_id = request_id;
+  Handlers handlers(registry_, clock_, invoker_);
   net::Response response;
   try {
     response = dispatch(call, handlers);

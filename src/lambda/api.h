@@ -1,6 +1,7 @@
 #pragma once
 
 #include "base/clock.h"
+#include "function/invoker.h"
 #include "lambda/names.h"
 #include "lambda/registry.h"
 #include "net/http_message.h"
@@ -19,7 +20,8 @@ struct ApiOptions {
 // The Lambda function control plane over REST-JSON (spec sections 1 and 2,
 // docs/wire/lambda.md): CreateFunction, GetFunction, GetFunctionConfiguration,
 // ListFunctions, DeleteFunction, UpdateFunctionCode, UpdateFunctionConfiguration and the
-// auxiliary routes of 2.11. Invoke and event source mapping routes answer
+// auxiliary routes of 2.11, and Invoke (RequestResponse and DryRun; section 4) through a
+// function::Invoker. Event invocations and event source mapping routes answer
 // InvalidParameterValueException (400) until they are implemented.
 //
 // Created by the composition root; borrows `registry` and `clock`, which must outlive it.
@@ -27,7 +29,9 @@ struct ApiOptions {
 // blocks on file I/O for code uploads (see FunctionRegistry).
 class Api {
  public:
-  Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options);
+  // `invoker` runs Invoke's synchronous invocations; null refuses them (4xx). Borrowed.
+  Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
+      function::Invoker* invoker = nullptr);
 
   // Every Lambda request: the router sends here whatever starts with one of
   // path_prefixes(). Always answers; never throws.
@@ -45,6 +49,7 @@ class Api {
   FunctionRegistry* const registry_;
   const Clock* const clock_;
   const ApiOptions options_;
+  function::Invoker* const invoker_;
 };
 
 // The identity of spec section 0 from the SigV4 Authorization header (or the presigned

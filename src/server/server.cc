@@ -78,10 +78,50 @@ Status Server::open_functions() {
           catalog_.get(), data_dir_->file("functions"),
           lambda::RegistryOptions{.zip = {}, .allow_hot_reload = config_.lambda_hot_reload},
           clock_));
+  // Functions run as child processes; their runtime clients, logs and scratch space live
+  // under <data>/runtime (docs/runtime.md).
+  runtime::ProcessInvokerOptions invoker_options;
+  invoker_options.clients_dir = data_dir_->file("runtime/clients");
+  invoker_options.log_dir = data_dir_->file("runtime/logs");
+  invoker_options.scratch_dir = data_dir_->file("runtime/scratch");
+  if (const char* path = std::getenv("PATH"); path != nullptr && *path != '\0') {
+    invoker_options.search_path = path;
+  }
+  SLUICE_ASSIGN_OR_RETURN(
+      invoker_,
+      runtime::ProcessInvoker::create(
+          std::move(invoker_options),
+          [registry = functions_.get()](const std::string& arn) -> Result<runtime::FunctionTarget> {
+            // arn:aws:lambda:<region>:<account>:function:<name>
+            std::vector<std::string> parts;
+            size_t from = 0;
+            for (size_t colon; (colon = arn.find(':', from)) != std::string::npos;) {
+              parts.push_back(arn.substr(from, colon - from));
+              from = colon + 1;
+            }
+            parts.push_back(arn.substr(from));
+            if (parts.size() != 7 || parts[5] != "function") {
+              return Status::not_found("not a function ARN: " + arn);
+            }
+            const lambda::FunctionKey key{parts[4], parts[3], parts[6]};
+            SLUICE_ASSIGN_OR_RETURN(lambda::FunctionRecord record, registry->get(key));
+            SLUICE_ASSIGN_OR_RETURN(function::FunctionSpec spec, registry->spec(key));
+            runtime::FunctionTarget target{std::move(spec), std::nullopt};
+            if (record.reserved_concurrency) {
+              target.reserved_concurrency = static_cast<int32_t>(*record.reserved_concurrency);
+            }
+            return target;
+          }));
+  // Registered after "streams", so it runs before: child processes end first.
+  on_shutdown("functions", [this] {
+    invoker_->shutdown();
+    return Status();
+  });
   lambda_ =
       std::make_unique<lambda::Api>(functions_.get(), clock_,
                                     lambda::ApiOptions{.default_account = config_.default_account,
-                                                       .default_region = config_.default_region});
+                                                       .default_region = config_.default_region},
+                                    invoker_.get());
   // Lambda is REST: routed by path prefix (spec 1.1), before Kinesis's POST / rules.
   for (std::string_view prefix : lambda::Api::path_prefixes()) {
     router_.add_path_prefix(

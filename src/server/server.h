@@ -8,6 +8,7 @@
 #include "net/event_loop.h"
 #include "net/router.h"
 #include "net/server.h"
+#include "runtime/process_invoker.h"
 #include "server/config.h"
 #include "server/data_dir.h"
 #include "storage/catalog.h"
@@ -107,6 +108,7 @@ class Server {
   std::unique_ptr<stream::StreamService> streams_;
   std::unique_ptr<kinesis::Api> kinesis_;
   std::unique_ptr<lambda::FunctionRegistry> functions_;  // uses catalog_; declared after it
+  std::unique_ptr<runtime::ProcessInvoker> invoker_;     // looks functions up in functions_
   std::unique_ptr<lambda::Api> lambda_;
   std::mutex maintenance_mu_;
   std::condition_variable_any maintenance_cv_;

@@ -186,7 +186,7 @@ def test_errors_have_code_message_and_status(server):
     assert "outside" in error_of(slip)[1]
 
     with pytest.raises(ClientError) as invoke:
-        lam.invoke(FunctionName="f1", Payload=b"{}")
+        lam.invoke(FunctionName="f1", InvocationType="Event", Payload=b"{}")
     assert error_of(invoke)[2] == 400  # not implemented yet: a 4xx, never a retried 5xx
 
 

@@ -1,0 +1,224 @@
+"""Invoke end to end (spec lambda-api.md section 4): real functions run as child processes
+through Sluice's runtime clients, invoked with boto3 and the AWS CLI v1 against the binary."""
+
+import base64
+import io
+import json
+import subprocess
+import textwrap
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from test_lambda_functions import AWS_CLI, CLI_TIMEOUT_S, ROLE, client, error_of
+
+# The seed's handler (shared/seed/kinesis-lambda-batching.txt), unchanged.
+SEED_HANDLER = textwrap.dedent('''\
+    import base64
+    import json
+
+    def lambda_handler(event, context):
+        processed_records = []
+        for record in event['Records']:
+            payload = base64.b64decode(record['data']).decode('utf-8')
+            data = json.loads(payload)
+
+            # --- Your processing logic here ---
+            print(f"Processing record: {data}")
+            processed_data = {
+                "temperature": data.get("temperature", 0) * 1.8 + 32, # Convert C to F
+                "humidity": data.get("humidity", 0)
+            }
+            processed_records.append(processed_data)
+            # ---------------------------------
+
+        print(f"Successfully processed {len(processed_records)} records.")
+        return {
+            'statusCode': 200,
+            'body': json.dumps('Batch processed successfully!')
+        }
+    ''')
+
+# The seed's (simplified) example event, comments removed so that it is JSON.
+SEED_EVENT = {"Records": [
+    {"kinesisSchemaVersion": "1.0", "partitionKey": "shardId-000000000000",
+     "sequenceNumber": "49590338271490256608566034412747477696011298004109859329",
+     "data": "eyAidGVtcGVyYXR1cmUiOiA3MCwgImh1bWlkaXR5IjogNTB9",
+     "approximateArrivalTimestamp": 1545084650.987},
+    {"kinesisSchemaVersion": "1.0", "partitionKey": "shardId-000000000000",
+     "sequenceNumber": "49590338271490256608566034412747477696011298004109859330",
+     "data": "eyAidGVtcGVyYXR1cmUiOiA3MiwgImh1bWlkaXR5IjogNTF9",
+     "approximateArrivalTimestamp": 1545084651.123},
+]}
+
+PYTHON_APP = textwrap.dedent('''\
+    import os
+    import time
+
+    calls = 0
+
+    def handler(event, context):
+        global calls
+        calls += 1
+        if event.get("fail"):
+            raise ValueError("asked to fail: " + str(event["fail"]))
+        if event.get("sleep"):
+            time.sleep(event["sleep"])
+        print("handling", context.aws_request_id)
+        return {"echo": event, "calls": calls, "pid": os.getpid(),
+                "request_id": context.aws_request_id,
+                "leaked": os.environ.get("SLUICE_TEST_SECRET")}
+    ''')
+
+NODE_APP = textwrap.dedent('''\
+    exports.handler = async (event, context) => {
+      if (event.fail) throw new TypeError("node failed: " + event.fail);
+      return { node: true, sum: (event.a || 0) + (event.b || 0), id: context.awsRequestId };
+    };
+    ''')
+
+
+def zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()
+
+
+def make_function(lam, name, runtime, handler, files, **extra):
+    lam.create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
+                        Code={"ZipFile": zip_of(files)}, **extra)
+
+
+def invoke(lam, name, event, **extra):
+    r = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **extra)
+    return r, json.loads(r["Payload"].read() or b"null")
+
+
+@pytest.fixture
+def lam(launch, monkeypatch):
+    # Nothing of the server's environment may reach a function.
+    monkeypatch.setenv("SLUICE_TEST_SECRET", "must-not-leak")
+    return client(launch())
+
+
+def test_python_function_result_warm_reuse_and_request_ids(lam):
+    make_function(lam, "py", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    r1, out1 = invoke(lam, "py", {"n": 1})
+    assert r1["StatusCode"] == 200
+    assert "FunctionError" not in r1
+    assert r1["ExecutedVersion"] == "$LATEST"
+    assert out1["echo"] == {"n": 1}
+    assert out1["leaked"] is None
+    # The function sees the request id the caller gets back.
+    assert out1["request_id"] == r1["ResponseMetadata"]["RequestId"]
+    r2, out2 = invoke(lam, "py", {"n": 2})
+    assert (out2["calls"], out2["pid"]) == (2, out1["pid"])  # the same warm environment
+    assert out2["request_id"] != out1["request_id"]
+
+
+def test_function_error_is_reported_the_aws_way(lam):
+    make_function(lam, "bad", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    r, out = invoke(lam, "bad", {"fail": "x"})
+    assert r["StatusCode"] == 200
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "ValueError"
+    assert out["errorMessage"] == "asked to fail: x"
+    assert out["requestId"] == r["ResponseMetadata"]["RequestId"]
+    assert isinstance(out["stackTrace"], list) and out["stackTrace"]
+
+
+def test_timeout_gives_sandbox_timedout_and_a_fresh_environment(lam):
+    make_function(lam, "slow", "python3.12", "app.handler", {"app.py": PYTHON_APP}, Timeout=1)
+    r, out = invoke(lam, "slow", {"sleep": 5})
+    assert r["FunctionError"] == "Unhandled"
+    rid = r["ResponseMetadata"]["RequestId"]
+    assert out == {"errorType": "Sandbox.Timedout",
+                   "errorMessage": f"RequestId: {rid} Error: Task timed out after 1.00 seconds"}
+    r2, out2 = invoke(lam, "slow", {"n": 3})
+    assert "FunctionError" not in r2
+    assert out2["calls"] == 1  # the timed-out environment was replaced
+
+
+def test_log_tail_dry_run_and_bad_payloads(lam):
+    make_function(lam, "logs", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    r, out = invoke(lam, "logs", {"n": 1}, LogType="Tail")
+    tail = base64.b64decode(r["LogResult"]).decode()
+    assert f"handling {out['request_id']}" in tail
+    assert f"START RequestId: {out['request_id']}" in tail
+    assert f"REPORT RequestId: {out['request_id']}" in tail
+
+    dry = lam.invoke(FunctionName="logs", InvocationType="DryRun", Payload=b"{}")
+    assert dry["StatusCode"] == 204
+
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="logs", Payload=b"{not json")
+    code, message, status = error_of(e)
+    assert (code, status) == ("InvalidRequestContentException", 400)
+    assert message.startswith("Could not parse request body into json: Could not parse payload "
+                              "into json: ")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="logs", Payload=b"[" + b"1," * 3_200_000 + b"1]")
+    code, message, status = error_of(e)
+    assert (code, status) == ("RequestEntityTooLargeException", 413)
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="nope", Payload=b"{}")
+    assert error_of(e)[0] == "ResourceNotFoundException"
+
+
+def test_reserved_concurrency_zero_throttles(lam):
+    make_function(lam, "held", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    lam.put_function_concurrency(FunctionName="held", ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as e:
+        invoke(lam, "held", {})
+    code, message, status = error_of(e)
+    assert (code, status, message) == ("TooManyRequestsException", 429, "Rate Exceeded.")
+    assert e.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def test_node_function(lam):
+    make_function(lam, "js", "nodejs20.x", "index.handler", {"index.js": NODE_APP})
+    r, out = invoke(lam, "js", {"a": 2, "b": 3})
+    assert "FunctionError" not in r
+    assert out["node"] is True and out["sum"] == 5
+    r, out = invoke(lam, "js", {"fail": "boom"})
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "TypeError"
+    assert out["errorMessage"] == "node failed: boom"
+
+
+def test_the_seed_handler_runs_unchanged(lam):
+    make_function(lam, "seed", "python3.12", "app.lambda_handler", {"app.py": SEED_HANDLER})
+    r, out = invoke(lam, "seed", SEED_EVENT, LogType="Tail")
+    assert "FunctionError" not in r
+    assert out == {"statusCode": 200, "body": json.dumps("Batch processed successfully!")}
+    tail = base64.b64decode(r["LogResult"]).decode()
+    assert "Processing record: {'temperature': 70, 'humidity': 50}" in tail
+    assert "Successfully processed 2 records." in tail
+    # With the real Kinesis event shape the data sits under record['kinesis']['data']: the
+    # seed handler raises KeyError, reported exactly as Lambda reports it.
+    real = {"Records": [{"kinesis": {"data": SEED_EVENT["Records"][0]["data"]},
+                         "eventSource": "aws:kinesis"}]}
+    r, out = invoke(lam, "seed", real)
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "KeyError"
+    assert out["errorMessage"] == "'data'"
+    assert out["requestId"] == r["ResponseMetadata"]["RequestId"]
+
+
+def test_aws_cli_invoke_writes_the_result_to_the_outfile(launch, tmp_path):
+    proc = launch()
+    make_function(client(proc), "cli", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
+    out = tmp_path / "out.json"
+    done = subprocess.run(
+        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "lambda", "invoke",
+         "--function-name", "cli", "--payload", '{"via": "cli"}', str(out)],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    meta = json.loads(done.stdout)
+    assert meta["StatusCode"] == 200 and meta["ExecutedVersion"] == "$LATEST"
+    assert json.loads(out.read_text())["echo"] == {"via": "cli"}
