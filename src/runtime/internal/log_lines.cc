@@ -1,5 +1,7 @@
 #include "runtime/internal/log_lines.h"
 
+#include "net/http_message.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -20,34 +22,8 @@ std::string hex_digits(std::mt19937_64& rng, size_t n) {
 }  // namespace
 
 std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+  std::string quoted = net::json_quote(text);  // the one escaper of the HTTP layer
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 std::string start_line(std::string_view request_id) {
