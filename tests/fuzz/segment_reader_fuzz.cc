@@ -47,7 +47,8 @@ struct Expected {
 };
 
 // What recovery must keep of `bytes`: the batches from byte 32 on, while each is whole,
-// checksum-valid and continues the offsets. Uses only the batch codec, not the Log.
+// checksum-valid, continues the offsets and agrees with its records. Uses only the batch
+// codec, not the Log.
 Expected expected_records(std::string_view file) {
   Expected e;
   const ByteView bytes = as_bytes(file);
@@ -69,6 +70,9 @@ Expected expected_records(std::string_view file) {
       e.malformed_batch = true;
       break;
     }
+    // Recovery also wants the records to agree with their header (timestamps, key sizes:
+    // docs/formats/segment.md, recovery step 3); a batch that does not ends what it keeps.
+    if (!check_batch_records(*h, batch, FilePos(pos)).ok()) break;
     for (auto& r : records) e.records.push_back(std::move(r));
     next += h->record_count;
     pos += h->batch_bytes;
