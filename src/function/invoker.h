@@ -15,6 +15,7 @@ struct Invocation {
   std::string payload;                             // event JSON; moved in, never copied
   std::string client_context;                      // X-Amz-Client-Context, decoded JSON
   std::string trace_id;                            // X-Amzn-Trace-Id, may be empty
+  std::string tenant_id;                           // X-Amz-Tenant-Id, may be empty
 };
 
 // How an invocation ended.
@@ -27,6 +28,9 @@ struct InvokeOutcome {
   };
   Kind kind = Kind::kUnavailable;
   std::string payload;
+  // kOk: the Content-Type the function gave its result (a runtime's /response header);
+  // empty means application/json.
+  std::string content_type;
   std::string log_tail;  // last bytes of the invocation's log, for X-Amz-Log-Type: Tail
 };
 

@@ -686,6 +686,7 @@ class Handlers {
       invocation.client_context = std::move(decoded);
     }
     invocation.trace_id = std::string(c.request.header("X-Amzn-Trace-Id"));
+    invocation.tenant_id = std::string(c.request.header("X-Amz-Tenant-Id"));
     // Shared with the callback: it may still be returning from set_value() when this
     // thread has its outcome and leaves.
     auto promise = std::make_shared<std::promise<function::InvokeOutcome>>();
@@ -718,6 +719,10 @@ class Handlers {
                    "Sluice could not start an execution environment for " + spec->arn + ".");
     }
     net::Response r = json_response(200, std::move(outcome.payload));
+    // Spec 4.3: the type the runtime gave its result.
+    if (outcome.kind == Kind::kOk && !outcome.content_type.empty()) {
+      r.content_type = std::move(outcome.content_type);
+    }
     r.headers.emplace_back("X-Amz-Executed-Version", "$LATEST");
     if (outcome.kind != Kind::kOk) r.headers.emplace_back("X-Amz-Function-Error", "Unhandled");
     if (c.request.header("X-Amz-Log-Type") == "Tail") {

@@ -222,3 +222,23 @@ def test_aws_cli_invoke_writes_the_result_to_the_outfile(launch, tmp_path):
     meta = json.loads(done.stdout)
     assert meta["StatusCode"] == 200 and meta["ExecutedVersion"] == "$LATEST"
     assert json.loads(out.read_text())["echo"] == {"via": "cli"}
+
+
+def test_result_content_type_and_tenant_reach_their_ends(lam):
+    # A Python handler returning bytes is posted as application/unknown (spec 4.3: the Invoke
+    # response carries the runtime's type); X-Amz-Tenant-Id reaches context.tenant_id.
+    app = textwrap.dedent('''\
+        def handler(event, context):
+            if event.get("raw"):
+                return b"raw bytes"
+            return {"tenant": context.tenant_id}
+        ''')
+    make_function(lam, "ctype", "python3.12", "app.handler", {"app.py": app})
+    r = lam.invoke(FunctionName="ctype", Payload=b'{"raw": true}')
+    assert r["Payload"].read() == b"raw bytes"
+    assert r["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/unknown"
+    r, out = invoke(lam, "ctype", {}, TenantId="tenant-7")
+    assert r["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json"
+    assert out == {"tenant": "tenant-7"}
+    r, out = invoke(lam, "ctype", {})
+    assert out == {"tenant": None}

@@ -187,6 +187,7 @@ void Environment::offer_current() {
   offer.trace_id = inv.trace_id.empty() ? new_trace_id(std::chrono::system_clock::now(), trace_rng_)
                                         : inv.trace_id;
   offer.client_context = inv.client_context;
+  offer.tenant_id = inv.tenant_id;
   offer.payload = std::move(inv.payload);  // the event is not needed here any more
   server_->offer(std::move(offer));
 }
@@ -209,7 +210,7 @@ void Environment::on_dispatched(const std::string& request_id) {
 void Environment::on_response(const std::string& request_id, std::string body,
                               std::string content_type) {
   if (!active_ || active_->invocation.request_id != request_id) return;
-  finish(Kind::kOk, std::move(body));
+  finish(Kind::kOk, std::move(body), std::nullopt, std::move(content_type));
 }
 
 void Environment::on_error(const std::string& request_id, std::string body) {
@@ -246,7 +247,8 @@ void Environment::timed_out() {
   kill_group(SIGKILL);
 }
 
-void Environment::finish(Kind kind, std::string payload, std::optional<std::string> engine_line) {
+void Environment::finish(Kind kind, std::string payload, std::optional<std::string> engine_line,
+                         std::string content_type) {
   if (!active_) return;
   drain_output();  // lines the handler printed before answering belong to this invocation
   const auto now = std::chrono::steady_clock::now();
@@ -272,6 +274,7 @@ void Environment::finish(Kind kind, std::string payload, std::optional<std::stri
   function::InvokeOutcome outcome;
   outcome.kind = kind;
   outcome.payload = std::move(payload);
+  outcome.content_type = std::move(content_type);
   const size_t keep = std::min(done.tail.size(), kTailBytes);
   outcome.log_tail = done.tail.substr(done.tail.size() - keep);
   done.done(std::move(outcome));

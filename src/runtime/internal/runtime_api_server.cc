@@ -126,6 +126,7 @@ struct Handler {
     if (!offer.client_context.empty()) {
       res.set("Lambda-Runtime-Client-Context", offer.client_context);
     }
+    if (!offer.tenant_id.empty()) res.set("Lambda-Runtime-Aws-Tenant-Id", offer.tenant_id);
     res.body() = std::move(offer.payload);
     res.prepare_payload();
     if (s.delegate_ != nullptr) s.delegate_->on_dispatched(offer.request_id);

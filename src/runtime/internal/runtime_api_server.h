@@ -50,6 +50,7 @@ class RuntimeApiServer : public std::enable_shared_from_this<RuntimeApiServer> {
     std::string function_arn;
     std::string trace_id;
     std::string client_context;  // decoded JSON; header omitted when empty
+    std::string tenant_id;       // header omitted when empty
     std::string payload;
   };
 
