@@ -116,8 +116,7 @@ class Environment : public std::enable_shared_from_this<Environment>,
 
   void offer_current();
   void finish(function::InvokeOutcome::Kind kind, std::string payload,
-              std::optional<std::string> engine_line = std::nullopt,
-              std::string content_type = {});
+              std::optional<std::string> engine_line = std::nullopt, std::string content_type = {});
   void timed_out();
   void kill_group(int signo);
   void wait_output();
