@@ -10,11 +10,38 @@
 
 namespace sluice::stream::internal {
 
+namespace {
+
+// OpenSSL 3 looks an algorithm up (locks, property matching) on every EVP_Digest() with
+// EVP_md5(); a partition key costs one MD5, so the method is fetched once per process and
+// each thread keeps its own context.
+const EVP_MD* md5_method() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "MD5", nullptr);
+    SLUICE_CHECK(m != nullptr, "EVP_MD_fetch(MD5) failed");
+    return m;
+  }();
+  return md;
+}
+
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  DigestContext() { SLUICE_CHECK(ctx != nullptr, "EVP_MD_CTX_new failed"); }
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+  DigestContext(const DigestContext&) = delete;
+  DigestContext& operator=(const DigestContext&) = delete;
+};
+
+}  // namespace
+
 Md5Digest md5(ByteView data) {
+  thread_local DigestContext context;
   Md5Digest out{};
   unsigned int len = 0;
-  const int ok = EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
-  SLUICE_CHECK(ok == 1 && len == out.size(), "EVP_Digest(MD5) failed");
+  const int ok = EVP_DigestInit_ex2(context.ctx, md5_method(), nullptr) == 1 &&
+                 EVP_DigestUpdate(context.ctx, data.data(), data.size()) == 1 &&
+                 EVP_DigestFinal_ex(context.ctx, out.data(), &len) == 1;
+  SLUICE_CHECK(ok && len == out.size(), "MD5 digest failed");
   return out;
 }
 
