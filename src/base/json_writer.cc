@@ -3,6 +3,7 @@
 #include "base/base64.h"
 #include "base/check.h"
 
+#include <array>
 #include <charconv>
 #include <cstdio>
 
@@ -64,9 +65,29 @@ void JsonWriter::string(std::string_view value) {
   append_escaped(value);
 }
 
+namespace {
+// Bytes that JSON requires escaped: control characters, '"' and '\\'.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}();
+}  // namespace
+
 void JsonWriter::append_escaped(std::string_view value) {
+  // Runs of bytes that need no escaping (nearly always the whole value) are appended whole:
+  // one append per run rather than one push_back per byte.
   out_.push_back('"');
-  for (const char c : value) {
+  const char* p = value.data();
+  const char* const end = p + value.size();
+  while (p != end) {
+    const char* run = p;
+    while (p != end && !kNeedsEscape[static_cast<unsigned char>(*p)]) ++p;
+    out_.append(run, p);
+    if (p == end) break;
+    const char c = *p++;
     switch (c) {
       case '"':
         out_ += "\\\"";
@@ -83,14 +104,11 @@ void JsonWriter::append_escaped(std::string_view value) {
       case '\t':
         out_ += "\\t";
         break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out_ += buf;
-        } else {
-          out_.push_back(c);
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+        out_ += buf;
+      }
     }
   }
   out_.push_back('"');

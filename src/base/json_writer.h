@@ -51,6 +51,8 @@ class JsonWriter {
     boolean(value);
   }
 
+  // Room for `bytes` more output, for callers that can estimate a large document's size.
+  void reserve(size_t bytes) { out_.reserve(out_.size() + bytes); }
   std::string take() { return std::move(out_); }
   const std::string& text() const { return out_; }
 
