@@ -135,6 +135,41 @@ SequenceNumberText encode_sequence_number(const SequenceFields& f) {
   return out;
 }
 
+SequenceNumberText SequenceNumberEncoder::encode(const SequenceFields& f) {
+  // 16^20 in decimal: the counter's least significant hex digit is the 21st from the right
+  // of the 47-digit number (encode_sequence_number's layout).
+  constexpr std::string_view kCounterStep = "1208925819614629174706176";
+  if (primed_ && f.creation_s == last_.creation_s && f.shard_index == last_.shard_index &&
+      f.arrival_s == last_.arrival_s && last_.counter < kMaxSequenceCounter &&
+      f.counter == last_.counter + 1 && text_.len_ > kCounterStep.size()) {
+    SequenceNumberText next = text_;
+    char* digits = next.buf_.data();
+    int carry = 0;
+    size_t i = next.len_;
+    for (size_t k = kCounterStep.size(); k-- > 0;) {
+      --i;
+      int d = digits[i] + (kCounterStep[k] - '0') + carry;  // an ASCII digit plus 0..10
+      carry = d > '9' ? 1 : 0;
+      digits[i] = static_cast<char>(d - carry * 10);
+    }
+    while (carry != 0 && i > 0) {
+      --i;
+      const int d = digits[i] + 1;
+      carry = d > '9' ? 1 : 0;
+      digits[i] = static_cast<char>(d - carry * 10);
+    }
+    if (carry == 0) {  // else the number gained a digit: encode it in full below
+      last_ = f;
+      text_ = next;
+      return next;
+    }
+  }
+  last_ = f;
+  text_ = encode_sequence_number(f);
+  primed_ = true;
+  return text_;
+}
+
 Result<ParsedSequenceNumber> parse_sequence_number(std::string_view decimal) {
   if (decimal.empty() || decimal.size() > 129 || (decimal.size() > 1 && decimal[0] == '0')) {
     return invalid("not a decimal number");

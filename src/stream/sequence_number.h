@@ -47,12 +47,27 @@ class SequenceNumberText {
 
  private:
   friend SequenceNumberText encode_sequence_number(const SequenceFields& f);
+  friend class SequenceNumberEncoder;
   std::array<char, 64> buf_{};
   uint8_t len_ = 0;
 };
 
 // The version-2 number of `f`. REQUIRES: every field within the ranges above.
 SequenceNumberText encode_sequence_number(const SequenceFields& f);
+
+// encode_sequence_number() for runs: the records of one append (and of most reads) differ
+// only in their counter, one apart. Such a number is the previous one plus 16^20 (the
+// counter's lowest hex digit), added in decimal, instead of a full base conversion. Anything
+// else is encoded in full. One per run of calls; not thread-safe.
+class SequenceNumberEncoder {
+ public:
+  SequenceNumberText encode(const SequenceFields& f);
+
+ private:
+  bool primed_ = false;
+  SequenceFields last_{};
+  SequenceNumberText text_{};
+};
 
 // What a client-supplied number encodes (6.5).
 struct ParsedSequenceNumber {

@@ -1119,6 +1119,13 @@ Result<ListShardsResult> StreamService::list_shards(const ListShardsRequest& req
 // Records
 
 Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
+  // Outside the lock (see put_records); a bad key is reported in its place below.
+  std::optional<HashKey> hash;
+  if (req.explicit_hash_key) {
+    hash = parse_hash_key(*req.explicit_hash_key);
+  } else {
+    hash = partition_key_hash(req.partition_key);
+  }
   for (int attempt = 1;; ++attempt) {
     std::shared_ptr<ShardWriter> writer;
     int32_t index;
@@ -1133,14 +1140,7 @@ Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
       if (req.data.size() + req.partition_key.size() > max_bytes) {
         return record_too_large("data", req.data.size(), max_bytes);
       }
-      HashKey hash;
-      if (req.explicit_hash_key) {
-        auto v = parse_hash_key(*req.explicit_hash_key);
-        if (!v) return invalid_explicit_hash_key(*req.explicit_hash_key);
-        hash = *v;
-      } else {
-        hash = partition_key_hash(req.partition_key);
-      }
+      if (!hash) return invalid_explicit_hash_key(*req.explicit_hash_key);
       if (req.sequence_number_for_ordering) {
         auto p = parse_sequence_number(*req.sequence_number_for_ordering);
         if (!p.ok() || (p->arrival_s && *p->arrival_s > now / 1000)) {
@@ -1150,10 +1150,10 @@ Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
               *req.sequence_number_for_ordering, req.stream.name, req.stream.account));
         }
       }
-      ShardState* target = s->route(hash);
+      ShardState* target = s->route(*hash);
       if (target == nullptr || !target->writer) {
         return Status::internal(fmt::format("no open shard of stream {} holds hash key {}",
-                                            req.stream.name, format_hash_key(hash)));
+                                            req.stream.name, format_hash_key(*hash)));
       }
       if (throttled(*s) &&
           !target->throttle->admit_write(now, req.data.size() + req.partition_key.size())) {
@@ -1187,7 +1187,24 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
   }
   PutRecordsResult out;
   out.records.resize(n);
+  // Hashing (MD5 per partition key) needs no lock: done first, so that concurrent requests
+  // do not serialise on it. A bad ExplicitHashKey is reported after the checks that precede
+  // it, as before.
   std::vector<HashKey> hashes(n);
+  std::optional<size_t> bad_hash_key;
+  for (size_t i = 0; i < n; ++i) {
+    const PutRecordsEntry& e = req.records[i];
+    if (e.explicit_hash_key) {
+      auto v = parse_hash_key(*e.explicit_hash_key);
+      if (!v) {
+        bad_hash_key = i;
+        break;
+      }
+      hashes[i] = *v;
+    } else {
+      hashes[i] = partition_key_hash(e.partition_key);
+    }
+  }
   {
     std::lock_guard lock(mu_);
     const int64_t now = clock_->now_ms();
@@ -1206,16 +1223,8 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
                                 max_bytes);
       }
     }
-    for (size_t i = 0; i < n; ++i) {
-      const PutRecordsEntry& e = req.records[i];
-      if (e.explicit_hash_key) {
-        auto v = parse_hash_key(*e.explicit_hash_key);
-        if (!v) return invalid_explicit_hash_key(*e.explicit_hash_key);
-        hashes[i] = *v;
-      } else {
-        hashes[i] = partition_key_hash(e.partition_key);
-      }
-    }
+    if (bad_hash_key)
+      return invalid_explicit_hash_key(*req.records[*bad_hash_key].explicit_hash_key);
     out.encryption_type = s->meta.encryption;
   }
 
@@ -1285,12 +1294,15 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
         }
         continue;
       }
+      const std::string shard_id = format_shard_id(index);
+      SequenceNumberEncoder encoder;
       for (size_t j = 0; j < g.entries.size(); ++j) {
         PutRecordsResultEntry& e = out.records[g.entries[j]];
-        e.shard_id = format_shard_id(index);
-        e.sequence_number = encode_sequence_number({g.shard.seq_creation_s, index,
-                                                    r->first_counter + j, r->arrival_ms / 1000})
-                                .str();
+        e.shard_id = shard_id;
+        e.sequence_number = std::string(
+            encoder
+                .encode({g.shard.seq_creation_s, index, r->first_counter + j, r->arrival_ms / 1000})
+                .view());
       }
     }
     std::sort(retry.begin(), retry.end());
@@ -1495,10 +1507,11 @@ Result<GetRecordsResult> StreamService::get_records(const GetRecordsRequest& req
   }
   SLUICE_ASSIGN_OR_RETURN(LogOffset end, log->end_offset());
   out.records.reserve(r.records.size());
+  SequenceNumberEncoder encoder;
   for (const LogRecord& rec : r.records) {
-    out.records.push_back(RecordOut{encode_sequence_number({shard.seq_creation_s, shard.index,
-                                                            rec.counter, rec.arrival_ms / 1000}),
-                                    rec.arrival_ms, rec.partition_key, rec.payload});
+    out.records.push_back(RecordOut{
+        encoder.encode({shard.seq_creation_s, shard.index, rec.counter, rec.arrival_ms / 1000}),
+        rec.arrival_ms, rec.partition_key, rec.payload});
   }
   if (throttle) {
     size_t bytes = 0;

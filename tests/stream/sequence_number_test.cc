@@ -74,6 +74,36 @@ TEST(SequenceNumberTest, GrowsStrictlyWithTheCounterWhateverTheArrivalTime) {
 }
 
 // Spec 9.7 test 8: the hex shape for small shard indices.
+// The run encoder must give exactly what the full encoding gives: runs of consecutive
+// counters (where it adds in decimal), counters whose hex digits all roll over, the largest
+// counters, and breaks in the run (other shard, other second, a gap, a step back).
+TEST(SequenceNumberTest, RunEncoderAgreesWithTheFullEncoding) {
+  std::mt19937_64 rng(7);
+  SequenceNumberEncoder encoder;
+  auto check = [&](const SequenceFields& f) {
+    ASSERT_EQ(encoder.encode(f).view(), encode_sequence_number(f).view())
+        << f.creation_s << " " << f.shard_index << " " << f.counter << " " << f.arrival_s;
+  };
+  const std::vector<uint64_t> starts = {
+      0, 1, 14, 255, 0xFFFFF, 4095, 999'999'999, kMaxSequenceCounter - 40, 1u << 31};
+  for (const uint64_t start : starts) {
+    for (uint64_t c = start; c < start + 40 && c <= kMaxSequenceCounter; ++c) {
+      check({1'700'000'000, 3, c, 1'700'000'123});
+    }
+  }
+  for (int i = 0; i < 20000; ++i) {
+    SequenceFields f{static_cast<int64_t>(rng() % (int64_t{1} << 36)),
+                     static_cast<int32_t>(rng() % 300), rng() % (kMaxSequenceCounter + 1),
+                     static_cast<int64_t>(rng() % (int64_t{1} << 36))};
+    const int run = static_cast<int>(rng() % 5);
+    for (int k = 0; k <= run && f.counter <= kMaxSequenceCounter; ++k, ++f.counter) check(f);
+    if (rng() % 3 == 0 && f.counter > 2) {
+      f.counter -= 2;  // a step back: encoded in full
+      check(f);
+    }
+  }
+}
+
 TEST(SequenceNumberTest, Spec9_7_Test8_HexShape) {
   // 2, creation 065...(9), index nibble, counter (16), 00, arrival (9), 0000000<ix>, 2.
   const auto p =
