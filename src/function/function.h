@@ -1,8 +1,10 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace sluice::function {
 
@@ -33,6 +35,31 @@ struct FunctionSpec {
   std::string revision_id;
   std::string log_group;  // LoggingConfig.LogGroup, default "/aws/lambda/{name}"
 };
+
+// Environment variables a function may not set (spec 5.2, "reserved"): CreateFunction and
+// UpdateFunctionConfiguration refuse them, and a runtime gives each its own value or none.
+inline constexpr std::array<std::string_view, 19> kReservedEnvironmentKeys = {
+    "AWS_LAMBDA_RUNTIME_API",
+    "_HANDLER",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "AWS_EXECUTION_ENV",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY",
+    "TZ",
+    "_X_AMZN_TRACE_ID"};
+
+bool is_reserved_environment_key(std::string_view name);
 
 // The unqualified function ARN of spec section 0.
 std::string function_arn(const std::string& region, const std::string& account,

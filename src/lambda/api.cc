@@ -4,6 +4,7 @@
 #include "base/file.h"
 #include "base/json_writer.h"
 #include "base/log.h"
+#include "function/function.h"
 #include "function/invoker.h"
 #include "lambda/errors.h"
 #include "lambda/internal/ids.h"
@@ -18,7 +19,6 @@
 #include <future>
 #include <memory>
 #include <regex>
-#include <set>
 #include <simdjson.h>
 #include <vector>
 
@@ -66,29 +66,6 @@ constexpr std::array<std::string_view, 10> kSupportedRuntimes = {
     "python3.9",  "python3.10", "python3.11", "python3.12",   "python3.13",
     "nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2", "provided.al2023"};
 
-// Keys of spec 5.2 marked reserved.
-const std::set<std::string, std::less<>>& reserved_keys() {
-  static const std::set<std::string, std::less<>> keys = {"AWS_LAMBDA_RUNTIME_API",
-                                                          "_HANDLER",
-                                                          "LAMBDA_TASK_ROOT",
-                                                          "LAMBDA_RUNTIME_DIR",
-                                                          "AWS_EXECUTION_ENV",
-                                                          "AWS_REGION",
-                                                          "AWS_DEFAULT_REGION",
-                                                          "AWS_LAMBDA_FUNCTION_NAME",
-                                                          "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                                                          "AWS_LAMBDA_FUNCTION_VERSION",
-                                                          "AWS_LAMBDA_INITIALIZATION_TYPE",
-                                                          "AWS_LAMBDA_LOG_GROUP_NAME",
-                                                          "AWS_LAMBDA_LOG_STREAM_NAME",
-                                                          "AWS_ACCESS_KEY_ID",
-                                                          "AWS_SECRET_ACCESS_KEY",
-                                                          "AWS_SESSION_TOKEN",
-                                                          "AWS_ACCESS_KEY",
-                                                          "TZ",
-                                                          "_X_AMZN_TRACE_ID"};
-  return keys;
-}
 
 // Members accepted, stored and echoed, not acted on (spec 2.2, last paragraph).
 constexpr std::array<std::string_view, 7> kEchoedMembers = {
@@ -400,7 +377,7 @@ std::optional<ApiError> check_environment(const std::map<std::string, std::strin
   }
   std::vector<std::string> reserved;
   for (const auto& [k, v] : vars) {
-    if (reserved_keys().contains(k)) reserved.push_back(k);
+    if (function::is_reserved_environment_key(k)) reserved.push_back(k);
   }
   if (!reserved.empty()) {  // the map is ordered: the keys come sorted
     std::string list;

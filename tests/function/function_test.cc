@@ -14,6 +14,15 @@ TEST(FunctionArnTest, IsTheUnqualifiedLambdaArn) {
             "arn:aws:lambda:eu-west-1:123456789012:function:f1");
 }
 
+TEST(ReservedEnvironmentKeysTest, NamesTheSpecsReservedKeysOnly) {
+  EXPECT_TRUE(is_reserved_environment_key("AWS_LAMBDA_RUNTIME_API"));
+  EXPECT_TRUE(is_reserved_environment_key("TZ"));
+  EXPECT_TRUE(is_reserved_environment_key("_X_AMZN_TRACE_ID"));
+  EXPECT_FALSE(is_reserved_environment_key("PATH"));
+  EXPECT_FALSE(is_reserved_environment_key("AWS_ENDPOINT_URL"));
+  EXPECT_FALSE(is_reserved_environment_key("tz"));
+}
+
 TEST(FunctionSpecTest, DefaultsAreLambdaDefaults) {
   const FunctionSpec spec;
   EXPECT_EQ(spec.timeout_s, 3);

@@ -92,5 +92,19 @@ TEST(LaunchTest, EnvironmentHasTheLambdaSetAndReservedNamesWin) {
   }));
 }
 
+// Every reserved name a function sets (an older catalog could hold one) is either replaced by
+// Sluice's value or removed; none keeps the function's value.
+TEST(LaunchTest, NoReservedNameKeepsTheFunctionsValue) {
+  for (const RuntimeFamily family : {RuntimeFamily::kPython, RuntimeFamily::kProvided}) {
+    auto f = spec(family == RuntimeFamily::kPython ? "python3.12" : "provided.al2023");
+    for (const std::string_view key : function::kReservedEnvironmentKeys) {
+      f.environment[std::string(key)] = "from-the-function";
+    }
+    for (const std::string& entry : build_environment(f, family, EnvironmentValues{})) {
+      EXPECT_FALSE(entry.ends_with("=from-the-function")) << entry;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sluice::runtime::internal

@@ -151,16 +151,16 @@ std::vector<std::string> build_environment(const function::FunctionSpec& spec, R
   env["TMPDIR"] = v.scratch_dir;
   if (!v.endpoint_url.empty()) env["AWS_ENDPOINT_URL"] = v.endpoint_url;
   for (const auto& [name, value] : spec.environment) env[name] = value;
-  // Reserved: always Sluice's values.
+  // Reserved: always Sluice's values, or none. (The control plane refuses them already; a
+  // catalog written by an older Sluice could still hold one.)
+  for (const std::string_view key : function::kReservedEnvironmentKeys) {
+    env.erase(std::string(key));
+  }
   env["AWS_LAMBDA_RUNTIME_API"] = v.runtime_api;
   env["_HANDLER"] = spec.handler;
   env["LAMBDA_TASK_ROOT"] = spec.task_root;
   env["LAMBDA_RUNTIME_DIR"] = v.clients_dir;
-  if (family == RuntimeFamily::kProvided) {
-    env.erase("AWS_EXECUTION_ENV");
-  } else {
-    env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + spec.runtime;
-  }
+  if (family != RuntimeFamily::kProvided) env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + spec.runtime;
   env["AWS_REGION"] = spec.region;
   env["AWS_DEFAULT_REGION"] = spec.region;
   env["AWS_LAMBDA_FUNCTION_NAME"] = spec.name;
@@ -174,8 +174,8 @@ std::vector<std::string> build_environment(const function::FunctionSpec& spec, R
   env["AWS_SECRET_ACCESS_KEY"] = "test";
   env["AWS_SESSION_TOKEN"] = "test";
   env["TZ"] = ":UTC";
-  env.erase("AWS_ACCESS_KEY");
-  env.erase("_X_AMZN_TRACE_ID");  // the runtime client sets it per invocation
+  // AWS_ACCESS_KEY and _X_AMZN_TRACE_ID stay unset: the runtime client sets the trace id per
+  // invocation.
   std::vector<std::string> out;
   out.reserve(env.size());
   for (const auto& [name, value] : env) out.push_back(name + "=" + value);
