@@ -58,6 +58,7 @@ class InvokerState final : public Environment::Owner {
     settings_.search_path = options_.search_path;
     settings_.interpreters = options_.interpreters;
     settings_.run_sh_bootstrap_with_bash = options_.run_sh_bootstrap_with_bash;
+    endpoint_url_ = options_.endpoint_url;
   }
 
   void start_thread() {
@@ -145,6 +146,9 @@ class InvokerState final : public Environment::Owner {
   std::atomic<uint64_t> cold_starts_{0};
   std::atomic<uint64_t> environments_{0};
 
+  // Invoker thread only.
+  void set_endpoint_url(std::string url) { endpoint_url_ = std::move(url); }
+
  private:
   struct Pool {
     std::string revision;
@@ -211,7 +215,7 @@ class InvokerState final : public Environment::Owner {
     config.plan = std::move(*plan);
     config.clients_dir = settings_.clients_dir;
     config.scratch_dir = (options_.scratch_dir / ("env-" + std::to_string(config.id))).string();
-    config.endpoint_url = options_.endpoint_url;
+    config.endpoint_url = endpoint_url_;
     config.address_space_headroom_mb = options_.address_space_headroom_mb;
     config.init_timeout = options_.init_timeout;
     config.idle_lifetime = options_.idle_lifetime;
@@ -231,6 +235,7 @@ class InvokerState final : public Environment::Owner {
 
   const ProcessInvokerOptions options_;
   const FunctionLookup lookup_;
+  std::string endpoint_url_;  // options_.endpoint_url until set_endpoint_url()
   LaunchSettings settings_;
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -283,6 +288,14 @@ void ProcessInvoker::invoke(function::Invocation invocation, Done done) {
   asio::post(state_->ioc(), [state = state_.get(), inv = std::move(invocation),
                              done = std::move(done), target = std::move(*target)]() mutable {
     state->dispatch(std::move(inv), std::move(done), std::move(target));
+  });
+}
+
+void ProcessInvoker::set_endpoint_url(std::string url) {
+  std::lock_guard lock(post_mu_);
+  if (stopped_) return;
+  asio::post(state_->ioc(), [state = state_.get(), url = std::move(url)]() mutable {
+    state->set_endpoint_url(std::move(url));
   });
 }
 

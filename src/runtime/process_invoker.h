@@ -43,7 +43,9 @@ struct ProcessInvokerOptions {
   // whose heap is capped with --max-old-space-size instead (docs/runtime.md).
   int32_t address_space_headroom_mb = 256;
   bool run_sh_bootstrap_with_bash = true;  // spec 5.3
-  std::string endpoint_url;                // AWS_ENDPOINT_URL for handlers; empty: unset
+  // AWS_ENDPOINT_URL for handlers (spec 5.2), so that SDK calls a handler makes reach Sluice;
+  // empty: unset. set_endpoint_url() replaces it once the server knows its port.
+  std::string endpoint_url;
 };
 
 // A function as the invoker needs it. reserved_concurrency (PutFunctionConcurrency) caps the
@@ -94,6 +96,9 @@ class ProcessInvoker final : public function::Invoker {
   // The deadline is Invocation::deadline (a default-constructed one means now + the
   // function's Timeout); on a cold start the init phase counts against it.
   void invoke(function::Invocation invocation, Done done) override;
+
+  // AWS_ENDPOINT_URL for environments started from now on. Thread-safe, does not block.
+  void set_endpoint_url(std::string url);
 
   // Retires the function's environments (code or configuration changed, function deleted):
   // idle ones now, busy ones when their invocation ends. Thread-safe, does not block.

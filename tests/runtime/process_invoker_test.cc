@@ -345,6 +345,60 @@ TEST_F(ProcessInvokerTest, RuntimeThatNeverCallsNextTimesOutAndIsKilled) {
   EXPECT_FALSE(process_exists(pid));
 }
 
+TEST_F(ProcessInvokerTest, EndpointUrlReachesEnvironmentsStartedAfterItIsSet) {
+  const auto arn = python_function("app.env");
+  auto before = invoke(arn, "{}");
+  ASSERT_EQ(before.kind, Kind::kOk) << before.payload;
+  EXPECT_THAT(before.payload, Not(HasSubstr("AWS_ENDPOINT_URL")));
+  invoker_->set_endpoint_url("http://127.0.0.1:4566");
+  set_revision(arn, "rev-2");  // a fresh environment
+  auto after = invoke(arn, "{}");
+  ASSERT_EQ(after.kind, Kind::kOk) << after.payload;
+  EXPECT_THAT(after.payload, HasSubstr(R"("AWS_ENDPOINT_URL": "http://127.0.0.1:4566")"));
+}
+
+class ProcessInvokerTimersTest : public InvokerFixture {};
+
+TEST_F(ProcessInvokerTimersTest, IdleEnvironmentIsRetiredAfterItsLifetime) {
+  auto o = options();
+  o.idle_lifetime = std::chrono::milliseconds(300);
+  start(std::move(o));
+  const auto arn = python_function("app.counter");
+  const std::string pid = pid_of(invoke(arn, "{}").payload);
+  ASSERT_TRUE(process_exists(pid));
+  // The count drops once the invoker thread has reaped the process, a moment after it is gone.
+  for (int i = 0; i < 150 && (process_exists(pid) || invoker_->stats().environments != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(process_exists(pid));
+  EXPECT_EQ(invoker_->stats().environments, 0u);
+  const auto next = invoke(arn, "{}");
+  EXPECT_THAT(next.payload, HasSubstr(R"("count": 1)"));  // a new process: module state is new
+  EXPECT_NE(pid_of(next.payload), pid);
+  EXPECT_EQ(invoker_->stats().cold_starts, 2u);
+}
+
+TEST_F(ProcessInvokerTimersTest, InitTimeoutEndsARuntimeThatNeverAsksForWork) {
+  auto o = options();
+  o.init_timeout = std::chrono::milliseconds(300);
+  start(std::move(o));
+  const auto root = root_ / "code-silent";
+  write_file(root / "bootstrap",
+             "#!/bin/bash\necho $$ > \"$TMPDIR/../silent.pid\"\nexec sleep 60\n", true);
+  const auto arn = add_function("silent", "provided.al2023", "x", root, /*timeout_s=*/20);
+  const auto begin = std::chrono::steady_clock::now();
+  auto out = invoke(arn, "{}");
+  const auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(out.kind, Kind::kTimedOut) << out.payload;
+  EXPECT_LT(took, std::chrono::seconds(10));  // the init timeout, not the 20 s function timeout
+  const std::string pid = read_file(root_ / "scratch/silent.pid");
+  ASSERT_FALSE(pid.empty());
+  for (int i = 0; i < 100 && process_exists(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(process_exists(pid));
+}
+
 TEST_F(ProcessInvokerTest, ShutdownEndsIdleEnvironments) {
   const auto arn = python_function("app.counter");
   const std::string pid = pid_of(invoke(arn, "{}").payload);
