@@ -12,7 +12,7 @@ VENV_PYTHON := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=
 
-.PHONY: run test build build-tests deps test-deps clients-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
+.PHONY: run test build build-tests deps test-deps clients-deps runtimes-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -26,10 +26,17 @@ test-deps:
 	  $(VENV_PYTHON) -m pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt && \
 	  cp tests/e2e/requirements.txt $(VENV)/.requirements.txt; \
 	fi
+	@$(MAKE) --no-print-directory runtimes-deps
 
 # The real AWS clients of tests/e2e/test_clients.py (npm and Maven, pinned; see tests/clients).
 clients-deps:
 	@scripts/install-clients.sh
+
+# AWS's own Lambda runtime clients for tests/e2e/test_lambda_runtimes.py: aws-lambda-ric (npm),
+# aws-lambda-cpp built from its sources, a C++ function on it (pinned; see tests/runtimes).
+# After the venv: it also checks that awslambdaric imports there.
+runtimes-deps:
+	@scripts/install-runtimes.sh
 
 # The server alone: `make run` needs none of the test packages.
 build: deps
