@@ -64,7 +64,8 @@ unit:
 	cd build/release && ctest --output-on-failure -j $(JOBS) -LE slow --timeout 600
 
 e2e: test-deps
-	SLUICE_BIN=$(CURDIR)/build/release/sluice $(VENV_PYTHON) -m pytest -q tests/e2e
+	SLUICE_BIN=$(CURDIR)/build/release/sluice SLUICE_HANDLER_DIR=$(CURDIR)/build/release/handlers \
+	  $(VENV_PYTHON) -m pytest -q tests/e2e
 
 # Sluice's own Python and Node.js Lambda runtime clients against a fake Runtime API (and
 # AWS's awslambdaric for comparison).
@@ -76,7 +77,8 @@ sanitizers: test-deps
 	cmake --preset asan-ubsan >/dev/null
 	cmake --build --preset asan-ubsan -j $(JOBS)
 	cd build/asan-ubsan && ctest --output-on-failure -j $(JOBS) -LE slow --timeout 900
-	SLUICE_BIN=$(CURDIR)/build/asan-ubsan/sluice $(VENV_PYTHON) -m pytest -q tests/e2e
+	SLUICE_BIN=$(CURDIR)/build/asan-ubsan/sluice SLUICE_HANDLER_DIR=$(CURDIR)/build/asan-ubsan/handlers \
+	  $(VENV_PYTHON) -m pytest -q tests/e2e
 
 # ThreadSanitizer over the tests that run threads against each other.
 tsan:

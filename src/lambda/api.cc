@@ -66,6 +66,9 @@ constexpr std::array<std::string_view, 10> kSupportedRuntimes = {
     "python3.9",  "python3.10", "python3.11", "python3.12",   "python3.13",
     "nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2", "provided.al2023"};
 
+// Sluice's own runtimes, not AWS identifiers (docs/runtime.md): C++ handlers loaded into the
+// server ("sluice.cpp") and invocations forwarded to an HTTP endpoint ("sluice.remote").
+constexpr std::array<std::string_view, 2> kSluiceRuntimes = {"sluice.cpp", "sluice.remote"};
 
 // Members accepted, stored and echoed, not acted on (spec 2.2, last paragraph).
 constexpr std::array<std::string_view, 7> kEchoedMembers = {
@@ -343,6 +346,7 @@ void read_config(Body& body, ConfigInput& in, std::vector<std::string>& clauses)
 
 // Spec 2.3 steps 2 and 3, and the engine's own refusal of runtimes it cannot run.
 std::optional<ApiError> check_runtime(const std::string& runtime) {
+  if (contains(kSluiceRuntimes, runtime)) return std::nullopt;
   if (!contains(kRuntimeEnum, runtime)) {
     return ApiError{ErrorType::kInvalidParameterValue,
                     fmt::format("Value {} at 'runtime' failed to satisfy constraint: Member must "
@@ -360,6 +364,71 @@ std::optional<ApiError> check_runtime(const std::string& runtime) {
     return ApiError{ErrorType::kInvalidParameterValue,
                     fmt::format("Sluice does not run the runtime {}; supported runtimes: {}",
                                 runtime, join_list(kSupportedRuntimes))};
+  }
+  return std::nullopt;
+}
+
+// http://host[:port][/path]: a host (name, IPv4, or [IPv6]), a port in 1-65535, no user
+// information or fragment.
+bool plausible_http_url(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme) || url.find_first_of("#@") != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view rest = url.substr(kScheme.size());
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  std::string_view host = authority;
+  std::string_view port;
+  bool has_port = false;
+  if (authority.starts_with('[')) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return false;
+      has_port = true;
+      port = after.substr(1);
+    }
+  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    has_port = true;
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return false;
+  if (has_port) {
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string_view::npos) {
+      return false;
+    }
+    const unsigned long n = std::stoul(std::string(port));
+    if (n == 0 || n > 65535) return false;
+  }
+  return true;
+}
+
+// The Handler of Sluice's own runtimes: "sluice.remote" wants an http:// URL with a host (it
+// may point anywhere the operator chooses); "sluice.cpp" a library path inside the code,
+// optionally ":<symbol>". Other runtimes: nothing to check here.
+std::optional<ApiError> check_sluice_handler(std::string_view runtime, std::string_view handler) {
+  if (runtime == "sluice.remote") {
+    if (!plausible_http_url(handler)) {
+      return ApiError{ErrorType::kInvalidParameterValue,
+                      fmt::format("The handler of a sluice.remote function must be an http:// URL "
+                                  "with a host, such as http://127.0.0.1:9000/2015-03-31/functions/"
+                                  "function/invocations; got {}",
+                                  handler)};
+    }
+  } else if (runtime == "sluice.cpp") {
+    const std::string_view path = handler.substr(0, handler.rfind(':'));
+    if (path.empty() || path.starts_with('/') || path == ".." || path.starts_with("../") ||
+        path.find("/../") != std::string_view::npos || path.ends_with("/..")) {
+      return ApiError{ErrorType::kInvalidParameterValue,
+                      fmt::format("The handler of a sluice.cpp function must be the path of a "
+                                  "shared library inside the code, optionally followed by "
+                                  ":<symbol>; got {}",
+                                  handler)};
+    }
   }
   return std::nullopt;
 }
@@ -469,8 +538,13 @@ net::Response not_implemented(std::string_view operation) {
 
 class Handlers {
  public:
-  Handlers(FunctionRegistry* registry, const Clock* clock, function::Invoker* invoker)
-      : registry_(registry), clock_(clock), invoker_(invoker) {}
+  Handlers(FunctionRegistry* registry, const Clock* clock, function::Invoker* invoker,
+           EventQueue* events, size_t max_event_payload_bytes)
+      : registry_(registry),
+        clock_(clock),
+        invoker_(invoker),
+        events_(events),
+        max_event_payload_bytes_(max_event_payload_bytes) {}
 
   net::Response create_function(Call& c) {
     if (c.request.body.size() > kMaxCreateRequestBytes) {
@@ -560,6 +634,9 @@ class Handlers {
                    "Runtime and Handler are mandatory parameters for functions created with "
                    "deployment packages.");
     }
+    if (in.runtime && in.handler) {
+      if (auto e = check_sluice_handler(*in.runtime, *in.handler)) return error_response(*e);
+    }
     // Step 5.
     if (image) {
       return error(ErrorType::kInvalidParameterValue,
@@ -613,18 +690,26 @@ class Handlers {
     return std::nullopt;
   }
 
-  // Spec 4.1-4.3 and 4.6. A synchronous invoke waits here (on a handler thread of the
-  // net layer) for the invoker's outcome, which comes by the function's deadline.
-  net::Response invoke(Call& c) {
+  // Spec 4.1-4.6. A synchronous invoke waits here (on a handler thread of the net layer)
+  // for the invoker's outcome, which comes by the function's deadline; an Event is queued
+  // durably and answered 202 (docs/async-invoke.md). `legacy_async`: InvokeAsync (4.5).
+  net::Response invoke(Call& c, bool legacy_async = false) {
     FunctionKey key;
     if (auto e = resolve(c, c.segments[1], NameUse::kRead, key)) return error_response(*e);
     std::string_view type = c.request.header("X-Amz-Invocation-Type");
     if (type.empty()) type = "RequestResponse";
+    if (legacy_async) type = "Event";
     if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
       return error(ErrorType::kValidation,
                    validation_message({validation_clause(
                        type, "invocationType",
                        "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")}));
+    }
+    if (type == "Event" && c.request.body.size() > max_event_payload_bytes_) {
+      return error(ErrorType::kRequestEntityTooLarge,
+                   fmt::format("{} byte payload is too large for the Event invocation type "
+                               "(limit {} bytes)",
+                               c.request.body.size(), max_event_payload_bytes_));
     }
     if (c.request.body.size() > kMaxSyncPayloadBytes) {
       return error(ErrorType::kRequestEntityTooLarge,
@@ -646,7 +731,7 @@ class Handlers {
     auto spec = registry_->spec(key);
     if (!spec.ok()) return error_response(to_api_error(spec.status()));
     if (type == "DryRun") return no_content();
-    if (type == "Event") return not_implemented("asynchronous (Event) Invoke");
+    if (type == "Event") return enqueue_event(c, *spec, std::move(payload));
     if (invoker_ == nullptr) return not_implemented("Invoke");
 
     function::Invocation invocation;
@@ -706,6 +791,54 @@ class Handlers {
       r.headers.emplace_back("X-Amz-Log-Result", base64_encode(as_bytes(outcome.log_tail)));
     }
     return r;
+  }
+
+  // Spec 4.4: durable before the 202, whose x-amzn-RequestId is the request id every
+  // attempt of the event runs with.
+  net::Response enqueue_event(Call& c, const function::FunctionSpec& spec, std::string payload) {
+    if (events_ == nullptr) return not_implemented("asynchronous (Event) Invoke");
+    AsyncEvent event;
+    event.request_id = c.request_id;
+    event.function_arn = spec.arn;
+    event.payload = std::move(payload);
+    if (const std::string_view cc = c.request.header("X-Amz-Client-Context"); !cc.empty()) {
+      std::string decoded;
+      if (base64_decode(cc, decoded)) {
+        return error(ErrorType::kInvalidRequestContent,
+                     "Client context must be a valid Base64-encoded JSON object.");
+      }
+      event.client_context_b64 = std::string(cc);
+    }
+    // Header values are kept only when printable ASCII: the record is JSON text.
+    auto printable = [](std::string_view v) {
+      return std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
+    };
+    if (const std::string_view v = c.request.header("X-Amzn-Trace-Id"); printable(v)) {
+      event.trace_id = std::string(v);
+    }
+    if (const std::string_view v = c.request.header("X-Amz-Tenant-Id"); printable(v)) {
+      event.tenant_id = std::string(v);
+    }
+    const Status queued = events_->enqueue(std::move(event));
+    if (queued.code() == Code::kLimitExceeded) {
+      JsonWriter w;
+      w.begin_object();
+      w.member("Type", "User");
+      w.member("message", "Rate Exceeded.");
+      w.member("Reason", "CallerRateLimitExceeded");
+      w.end_object();
+      net::Response r = json_response(429, w.take());
+      r.headers.emplace_back("x-amzn-ErrorType", "TooManyRequestsException");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    if (!queued.ok()) {
+      // Nothing was accepted, so a client retrying the 500 queues the event at most once.
+      logging::get("lambda")->error("request {}: queueing the event failed: {}", c.request_id,
+                                    queued.to_string());
+      return error(ErrorType::kService, "Sluice could not queue the event for " + spec.arn + ".");
+    }
+    return net::Response::json(202, "");
   }
 
   net::Response get_function(Call& c) {
@@ -881,6 +1014,9 @@ class Handlers {
         key, revision,
         [&](FunctionRecord& r) {
           apply_config(in, r);
+          if (auto e = check_sluice_handler(r.spec.runtime, r.spec.handler)) {
+            return Status::invalid_argument(e->message);  // InvalidParameterValueException
+          }
           return Status();
         },
         /*new_revision=*/true);
@@ -1076,7 +1212,9 @@ class Handlers {
   FunctionRegistry* const registry_;
   [[maybe_unused]] const Clock* const clock_;
   function::Invoker* const invoker_;  // null: Invoke is refused
-  FunctionRef last_ref_;              // of the last successful resolve()
+  EventQueue* const events_;          // null: Event invocations are refused
+  const size_t max_event_payload_bytes_;
+  FunctionRef last_ref_;  // of the last successful resolve()
 };
 
 net::Response dispatch(Call& c, Handlers& h) {
@@ -1109,7 +1247,7 @@ net::Response dispatch(Call& c, Handlers& h) {
     }
   }
   if (c.version == "2014-11-13" && functions && n == 3 && s[2] == "invoke-async" && m == "POST") {
-    return not_implemented("InvokeAsync");
+    return h.invoke(c, /*legacy_async=*/true);
   }
   if (c.version == "2017-03-31" && n == 2 && s[0] == "tags" &&
       (m == "GET" || m == "POST" || m == "DELETE")) {
@@ -1136,8 +1274,12 @@ Identity identity_of(const net::Request& request, const ApiOptions& options) {
 }
 
 Api::Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
-         function::Invoker* invoker)
-    : registry_(registry), clock_(clock), options_(std::move(options)), invoker_(invoker) {}
+         function::Invoker* invoker, EventQueue* events)
+    : registry_(registry),
+      clock_(clock),
+      options_(std::move(options)),
+      invoker_(invoker),
+      events_(events) {}
 
 std::span<const std::string_view> Api::path_prefixes() { return kPrefixes; }
 
@@ -1164,7 +1306,7 @@ net::Response Api::handle(const net::Request& request) const {
                                   request.header("amz-sdk-request"));
   }
   call.request_id = request_id;
-  Handlers handlers(registry_, clock_, invoker_);
+  Handlers handlers(registry_, clock_, invoker_, events_, options_.max_event_payload_bytes);
   net::Response response;
   try {
     response = dispatch(call, handlers);

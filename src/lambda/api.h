@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "function/invoker.h"
+#include "lambda/event_queue.h"
 #include "lambda/names.h"
 #include "lambda/registry.h"
 #include "net/http_message.h"
@@ -15,23 +16,27 @@ namespace sluice::lambda {
 struct ApiOptions {
   std::string default_account = "000000000000";  // when the access key is not 12 digits
   std::string default_region = "us-east-1";      // when the request is unsigned
+  // Largest payload of an asynchronous invoke (Event, InvokeAsync); larger ones get 413.
+  size_t max_event_payload_bytes = 262'144;
 };
 
 // The Lambda function control plane over REST-JSON (spec sections 1 and 2,
 // docs/wire/lambda.md): CreateFunction, GetFunction, GetFunctionConfiguration,
 // ListFunctions, DeleteFunction, UpdateFunctionCode, UpdateFunctionConfiguration and the
-// auxiliary routes of 2.11, and Invoke (RequestResponse and DryRun; section 4) through a
-// function::Invoker. Event invocations and event source mapping routes answer
-// InvalidParameterValueException (400) until they are implemented.
+// auxiliary routes of 2.11, and Invoke (section 4): RequestResponse through a
+// function::Invoker, DryRun, and Event and the legacy InvokeAsync through an EventQueue.
+// Event source mapping routes answer InvalidParameterValueException (400) until they are
+// implemented.
 //
 // Created by the composition root; borrows `registry` and `clock`, which must outlive it.
 // handle() may run on any number of threads at once (the registry is thread-safe); it
 // blocks on file I/O for code uploads (see FunctionRegistry).
 class Api {
  public:
-  // `invoker` runs Invoke's synchronous invocations; null refuses them (4xx). Borrowed.
+  // `invoker` runs Invoke's synchronous invocations; null refuses them (4xx). `events`
+  // takes asynchronous ones (202 once durable); null refuses them (4xx). Both borrowed.
   Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
-      function::Invoker* invoker = nullptr);
+      function::Invoker* invoker = nullptr, EventQueue* events = nullptr);
 
   // Every Lambda request: the router sends here whatever starts with one of
   // path_prefixes(). Always answers; never throws.
@@ -50,6 +55,7 @@ class Api {
   const Clock* const clock_;
   const ApiOptions options_;
   function::Invoker* const invoker_;
+  EventQueue* const events_;
 };
 
 // The identity of spec section 0 from the SigV4 Authorization header (or the presigned

@@ -154,6 +154,31 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
   serve_cmd->add_flag("--lambda-hot-reload", config.lambda_hot_reload,
                       "Let Lambda functions run from a local directory: Code.S3Bucket "
                       "'hot-reload', S3Key the absolute directory (docs/wire/lambda.md)");
+  std::string retry_delays;
+  for (const int64_t delay : config.async_events.retry_delays_ms) {
+    retry_delays += (retry_delays.empty() ? "" : ",") + std::to_string(delay);
+  }
+  serve_cmd
+      ->add_option("--async-retry-delays-ms", retry_delays,
+                   "Waits before the retries of a failed asynchronous invocation, comma-separated "
+                   "milliseconds; the last one repeats")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--async-max-retries", config.async_events.max_retries,
+                   "Retries of an asynchronous invocation after a function error or timeout")
+      ->check(CLI::Range(0, 2))
+      ->capture_default_str();
+  int64_t max_event_age_s = config.async_events.max_event_age_ms / 1000;
+  serve_cmd
+      ->add_option("--async-max-event-age-s", max_event_age_s,
+                   "Asynchronous invocations older than this are dropped instead of run")
+      ->check(CLI::Range(int64_t{1}, int64_t{21'600}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--async-max-payload-bytes", config.async_max_payload_bytes,
+                   "Largest payload of an asynchronous invocation; larger ones are answered 413")
+      ->check(CLI::Range(size_t{1}, size_t{6'291'456}))
+      ->capture_default_str();
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "
                       "aside (docs/formats/segment.md)");
@@ -184,6 +209,22 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
   if (!policy)
     return usage_error(fmt::format("--fsync: unknown policy '{}' (always, group, never)", fsync));
   config.log.fsync = *policy;
+  config.async_events.max_event_age_ms = max_event_age_s * 1000;
+  config.async_events.retry_delays_ms.clear();
+  for (size_t from = 0; from <= retry_delays.size();) {
+    size_t comma = retry_delays.find(',', from);
+    if (comma == std::string::npos) comma = retry_delays.size();
+    const std::string_view item(retry_delays.data() + from, comma - from);
+    int64_t delay = -1;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), delay);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || delay < 0) {
+      return usage_error(fmt::format(
+          "--async-retry-delays-ms: '{}' is not a list of milliseconds like 60000,120000",
+          retry_delays));
+    }
+    config.async_events.retry_delays_ms.push_back(delay);
+    from = comma + 1;
+  }
   Status valid = validate(config);
   if (!valid.ok()) return usage_error(valid.message());
 

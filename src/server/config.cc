@@ -37,6 +37,22 @@ Status validate(const Config& config) {
   if (config.http.idle_timeout.count() <= 0) {
     return Status::invalid_argument("idle timeout: must be positive");
   }
+  if (config.async_events.retry_delays_ms.empty()) {
+    return Status::invalid_argument("--async-retry-delays-ms: give at least one delay");
+  }
+  for (const int64_t delay : config.async_events.retry_delays_ms) {
+    if (delay < 0 || delay > 21'600'000) {
+      return Status::invalid_argument(fmt::format(
+          "--async-retry-delays-ms: {} is not between 0 and 21600000 milliseconds", delay));
+    }
+  }
+  if (config.async_events.max_retries < 0 || config.async_events.max_retries > 2) {
+    return Status::invalid_argument("--async-max-retries: must be 0, 1 or 2");
+  }
+  if (config.async_events.max_event_age_ms < 1000 ||
+      config.async_events.max_event_age_ms > 21'600'000) {
+    return Status::invalid_argument("--async-max-event-age-s: must be between 1 and 21600");
+  }
   if (config.shutdown_grace.count() < 0) {
     return Status::invalid_argument("shutdown grace: must not be negative");
   }

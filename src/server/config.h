@@ -2,6 +2,7 @@
 
 #include "base/result.h"
 #include "base/status.h"
+#include "lambda/event_queue.h"
 #include "net/server.h"
 #include "storage/log.h"
 #include "stream/operations.h"
@@ -29,6 +30,10 @@ struct Config {
   std::string default_region = "us-east-1";
   // Lambda Code.S3Bucket "hot-reload" runs code from a local directory (non-AWS behaviour).
   bool lambda_hot_reload = false;
+  // Asynchronous invokes (Event, InvokeAsync; docs/async-invoke.md): retries and their
+  // delays, maximum event age (--async-* flags), and the largest payload accepted.
+  lambda::EventQueueOptions async_events;
+  size_t async_max_payload_bytes = 262'144;
   std::string log_level = "info";
   // How long SIGTERM waits for in-flight requests before closing their connections.
   std::chrono::milliseconds shutdown_grace{10'000};

@@ -25,6 +25,19 @@ std::string_view signal_name(int sig) {
       return "signal";
   }
 }
+
+// arn:aws:lambda:<region>:<account>:function:<name>, unqualified; nullopt for anything else.
+std::optional<lambda::FunctionKey> function_key_of(const std::string& arn) {
+  std::vector<std::string> parts;
+  size_t from = 0;
+  for (size_t colon; (colon = arn.find(':', from)) != std::string::npos;) {
+    parts.push_back(arn.substr(from, colon - from));
+    from = colon + 1;
+  }
+  parts.push_back(arn.substr(from));
+  if (parts.size() != 7 || parts[5] != "function") return std::nullopt;
+  return lambda::FunctionKey{parts[4], parts[3], parts[6]};
+}
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) {
@@ -87,41 +100,59 @@ Status Server::open_functions() {
   if (const char* path = std::getenv("PATH"); path != nullptr && *path != '\0') {
     invoker_options.search_path = path;
   }
-  SLUICE_ASSIGN_OR_RETURN(
-      invoker_,
-      runtime::ProcessInvoker::create(
-          std::move(invoker_options),
-          [registry = functions_.get()](const std::string& arn) -> Result<runtime::FunctionTarget> {
-            // arn:aws:lambda:<region>:<account>:function:<name>
-            std::vector<std::string> parts;
-            size_t from = 0;
-            for (size_t colon; (colon = arn.find(':', from)) != std::string::npos;) {
-              parts.push_back(arn.substr(from, colon - from));
-              from = colon + 1;
-            }
-            parts.push_back(arn.substr(from));
-            if (parts.size() != 7 || parts[5] != "function") {
-              return Status::not_found("not a function ARN: " + arn);
-            }
-            const lambda::FunctionKey key{parts[4], parts[3], parts[6]};
-            SLUICE_ASSIGN_OR_RETURN(lambda::FunctionRecord record, registry->get(key));
-            SLUICE_ASSIGN_OR_RETURN(function::FunctionSpec spec, registry->spec(key));
-            runtime::FunctionTarget target{std::move(spec), std::nullopt};
-            if (record.reserved_concurrency) {
-              target.reserved_concurrency = static_cast<int32_t>(*record.reserved_concurrency);
-            }
-            return target;
-          }));
+  const runtime::FunctionLookup lookup =
+      [registry = functions_.get()](const std::string& arn) -> Result<runtime::FunctionTarget> {
+    const std::optional<lambda::FunctionKey> key = function_key_of(arn);
+    if (!key) return Status::not_found("not a function ARN: " + arn);
+    SLUICE_ASSIGN_OR_RETURN(lambda::FunctionRecord record, registry->get(*key));
+    SLUICE_ASSIGN_OR_RETURN(function::FunctionSpec spec, registry->spec(*key));
+    runtime::FunctionTarget target{std::move(spec), std::nullopt};
+    if (record.reserved_concurrency) {
+      target.reserved_concurrency = static_cast<int32_t>(*record.reserved_concurrency);
+    }
+    return target;
+  };
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<runtime::ProcessInvoker> process,
+                          runtime::ProcessInvoker::create(std::move(invoker_options), lookup));
+  // In-process C++ handlers ("sluice.cpp") log next to the processes; "sluice.remote"
+  // functions are forwarded over HTTP; the dispatcher picks per function (docs/runtime.md).
+  runtime::InProcessInvokerOptions in_process_options;
+  in_process_options.log_dir = data_dir_->file("runtime/logs");
+  in_process_options.scratch_dir = data_dir_->file("runtime/inprocess");
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<runtime::InProcessInvoker> in_process,
+                          runtime::InProcessInvoker::create(std::move(in_process_options), lookup));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<runtime::RemoteInvoker> remote,
+                          runtime::RemoteInvoker::create(runtime::RemoteInvokerOptions{}, lookup));
+  invoker_ = std::make_unique<runtime::DispatchInvoker>(lookup, std::move(process),
+                                                        std::move(in_process), std::move(remote));
   // Registered after "streams", so it runs before: child processes end first.
   on_shutdown("functions", [this] {
     invoker_->shutdown();
     return Status();
   });
-  lambda_ =
-      std::make_unique<lambda::Api>(functions_.get(), clock_,
-                                    lambda::ApiOptions{.default_account = config_.default_account,
-                                                       .default_region = config_.default_region},
-                                    invoker_.get());
+  // Asynchronous invocations (docs/async-invoke.md), queued in the catalog and run through
+  // the invoker. Registered after "functions", so its step runs before: running attempts
+  // may still finish, and whatever is left runs again after the next start.
+  auto timeout_of = [registry = functions_.get()](const std::string& arn) -> Result<int32_t> {
+    const std::optional<lambda::FunctionKey> key = function_key_of(arn);
+    if (!key) return Status::not_found("not a function ARN: " + arn);
+    SLUICE_ASSIGN_OR_RETURN(function::FunctionSpec spec, registry->spec(*key));
+    return spec.timeout_s;
+  };
+  SLUICE_ASSIGN_OR_RETURN(
+      event_queue_, lambda::EventQueue::open(catalog_.get(), invoker_.get(), timeout_of, clock_,
+                                             config_.async_events));
+  event_queue_->start();
+  on_shutdown("async-invocations", [this] {
+    event_queue_->shutdown();
+    return Status();
+  });
+  lambda_ = std::make_unique<lambda::Api>(
+      functions_.get(), clock_,
+      lambda::ApiOptions{.default_account = config_.default_account,
+                         .default_region = config_.default_region,
+                         .max_event_payload_bytes = config_.async_max_payload_bytes},
+      invoker_.get(), event_queue_.get());
   // Lambda is REST: routed by path prefix (spec 1.1), before Kinesis's POST / rules.
   for (std::string_view prefix : lambda::Api::path_prefixes()) {
     router_.add_path_prefix(
@@ -191,6 +222,8 @@ Status Server::start() {
   loop_->start();
   Status listening = http_->start();
   if (!listening.ok()) return listening;
+  // Handlers' SDK calls come back here (spec 5.2 AWS_ENDPOINT_URL); the port is known now.
+  invoker_->process().set_endpoint_url(url());
   logger()->info("listening on {} data_dir={} fsync={} repair={} logs={} kinesis=on", url(),
                  data_dir_->path(), storage::fsync_policy_name(config_.log.fsync),
                  config_.log.repair, logs_->log_names().size());

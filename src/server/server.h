@@ -4,11 +4,12 @@
 #include "base/result.h"
 #include "kinesis/api.h"
 #include "lambda/api.h"
+#include "lambda/event_queue.h"
 #include "lambda/registry.h"
 #include "net/event_loop.h"
 #include "net/router.h"
 #include "net/server.h"
-#include "runtime/process_invoker.h"
+#include "runtime/dispatch_invoker.h"
 #include "server/config.h"
 #include "server/data_dir.h"
 #include "storage/catalog.h"
@@ -108,7 +109,9 @@ class Server {
   std::unique_ptr<stream::StreamService> streams_;
   std::unique_ptr<kinesis::Api> kinesis_;
   std::unique_ptr<lambda::FunctionRegistry> functions_;  // uses catalog_; declared after it
-  std::unique_ptr<runtime::ProcessInvoker> invoker_;     // looks functions up in functions_
+  std::unique_ptr<runtime::DispatchInvoker> invoker_;    // looks functions up in functions_
+  // Event invocations; runs them through invoker_, so declared (and destroyed) after it.
+  std::unique_ptr<lambda::EventQueue> event_queue_;
   std::unique_ptr<lambda::Api> lambda_;
   std::mutex maintenance_mu_;
   std::condition_variable_any maintenance_cv_;

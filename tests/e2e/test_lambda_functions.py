@@ -185,9 +185,12 @@ def test_errors_have_code_message_and_status(server):
     assert error_of(slip)[0] == "InvalidParameterValueException"
     assert "outside" in error_of(slip)[1]
 
-    with pytest.raises(ClientError) as invoke:
-        lam.invoke(FunctionName="f1", InvocationType="Event", Payload=b"{}")
-    assert error_of(invoke)[2] == 400  # not implemented yet: a 4xx, never a retried 5xx
+    # Invoking an unknown function is the same 404 for every invocation type.
+    for invocation_type in ("RequestResponse", "Event", "DryRun"):
+        with pytest.raises(ClientError) as invoke:
+            lam.invoke(FunctionName="nope", InvocationType=invocation_type, Payload=b"{}")
+        assert error_of(invoke)[0] == "ResourceNotFoundException"
+        assert error_of(invoke)[2] == 404
 
 
 def test_list_pages_with_marker(server):

@@ -242,3 +242,35 @@ def test_result_content_type_and_tenant_reach_their_ends(lam):
     assert out == {"tenant": "tenant-7"}
     r, out = invoke(lam, "ctype", {})
     assert out == {"tenant": None}
+
+
+def test_handlers_get_the_servers_url_as_aws_endpoint_url(lam):
+    # Spec 5.2: AWS_ENDPOINT_URL is Sluice's own endpoint, so that SDK calls a handler makes
+    # come back to Sluice; a function may set its own. The handler calls the Kinesis API there.
+    app = textwrap.dedent('''\
+        import json, os, urllib.request
+
+        def handler(event, context):
+            url = os.environ.get("AWS_ENDPOINT_URL")
+            if event.get("call"):
+                # What an SDK would send, signed with the function's own credentials.
+                cred = "{}/20260101/{}/kinesis/aws4_request".format(
+                    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_REGION"])
+                req = urllib.request.Request(url + "/", data=b"{}", headers={
+                    "X-Amz-Target": "Kinesis_20131202.ListStreams",
+                    "Content-Type": "application/x-amz-json-1.1",
+                    "X-Amz-Date": "20260101T000000Z",
+                    "Authorization": "AWS4-HMAC-SHA256 Credential=" + cred +
+                                     ", SignedHeaders=host;x-amz-date, Signature=00"})
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return {"url": url, "streams": json.loads(r.read())["StreamNames"]}
+            return {"url": url}
+        ''')
+    make_function(lam, "endpoint", "python3.12", "app.handler", {"app.py": app})
+    endpoint = lam.meta.endpoint_url.rstrip("/")
+    _, out = invoke(lam, "endpoint", {"call": True})
+    assert out == {"url": endpoint, "streams": []}
+    make_function(lam, "own-endpoint", "python3.12", "app.handler", {"app.py": app},
+                  Environment={"Variables": {"AWS_ENDPOINT_URL": "http://example.invalid"}})
+    _, out = invoke(lam, "own-endpoint", {})
+    assert out == {"url": "http://example.invalid"}
