@@ -9,7 +9,8 @@ namespace sluice::function {
 // One attempt to run a function with one event. Filled by the Invoke API or an event source
 // mapping; moved into Invoker::invoke().
 struct Invocation {
-  std::string request_id;                          // unique per attempt (lowercase UUID v4)
+  // Lowercase UUID v4; the retries of one asynchronous event keep its id, as on AWS.
+  std::string request_id;
   std::string function_arn;                        // unqualified
   std::chrono::system_clock::time_point deadline;  // sent as Lambda-Runtime-Deadline-Ms
   std::string payload;                             // event JSON; moved in, never copied
