@@ -11,6 +11,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 import http.client
 
@@ -131,6 +132,43 @@ def test_put_and_get_round_trip_routes_by_md5(server):
     assert summary["OpenShardCount"] == 2
     assert kinesis.list_streams()["StreamNames"] == ["orders"]
     assert len(kinesis.list_shards(StreamName="orders")["Shards"]) == 2
+
+
+@pytest.mark.parametrize("handler_threads", ["0", "3"])
+def test_concurrent_writers_with_and_without_the_handler_pool(launch, handler_threads):
+    # --handler-threads 0 runs requests on the I/O threads; 3 makes the pool smaller than the
+    # number of writers, so requests queue for it. Either way every acknowledged record reads
+    # back with the sequence number it was given, from full 500-record PutRecords too (whose
+    # numbers are derived one from the next, like GetRecords' own).
+    proc = launch("--handler-threads", handler_threads)
+    kinesis = client(proc)
+    kinesis.create_stream(StreamName="pool", ShardCount=3)
+    wait_active(kinesis, "pool")
+    results, errors = [], []
+
+    def writer(w):
+        try:
+            own = client(proc)
+            for round_ in range(3):
+                entries = [{"PartitionKey": f"w{w}-{round_}-{i}", "Data": os.urandom(20)}
+                           for i in range(500)]
+                resp = own.put_records(StreamName="pool", Records=entries)
+                assert resp["FailedRecordCount"] == 0
+                results.extend((e["PartitionKey"], e["Data"], r["ShardId"], r["SequenceNumber"])
+                               for e, r in zip(entries, resp["Records"]))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 5 * 3 * 500
+    # check_readable wants each shard's records in acknowledgement order: sort by number.
+    results.sort(key=lambda r: int(r[3]))
+    check_readable(kinesis, "pool", results)
 
 
 def test_iterator_types(server):
