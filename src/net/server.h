@@ -27,10 +27,11 @@ struct ServerOptions {
   // A connection waiting this long for the next request is closed. Also bounds the time to
   // receive one request body and to send one response.
   std::chrono::seconds idle_timeout{60};
-  // Threads that run the handlers of HTTP/1.1 requests, so that a handler which blocks (a
-  // PutRecord waiting for its group's fdatasync, a function upload being unpacked) holds
-  // one of these and not an event-loop thread, and many such requests can wait together.
-  // 0 runs handlers on the event-loop thread. HTTP/2 streams run theirs on the loop thread.
+  // Threads that run request handlers (HTTP/1.1 and HTTP/2), so that a handler which blocks
+  // (a PutRecord waiting for its group's fdatasync, a synchronous Invoke, a function upload
+  // being unpacked) holds one of these and not an event-loop thread, and many such requests
+  // can wait together. 0 runs handlers on the event-loop thread. The streams of one HTTP/2
+  // connection are still answered one after another.
   size_t handler_threads = 32;
 };
 

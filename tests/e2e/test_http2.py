@@ -5,8 +5,12 @@ import concurrent.futures
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
+
+from test_lambda_invoke import make_function
+from test_lambda_functions import client as lambda_client
 
 CURL_TIMEOUT_S = 10
 KINESIS_HEADERS = {
@@ -125,3 +129,36 @@ def test_unknown_operation_over_http2_gets_the_json_error(server):
     assert version == "2"
     assert status == 400
     assert json.loads(body)["__type"] == "UnknownOperationException"
+
+
+def test_a_waiting_handler_does_not_hold_the_event_loop(server):
+    # Synchronous Invokes over HTTP/2 wait for their function on the handler pool: with more of
+    # them running than Sluice has event-loop threads, another HTTP/2 client is still answered
+    # while they wait.
+    lam = lambda_client(server)
+    make_function(lam, "slow", "python3.12", "app.handler",
+                  {"app.py": "import time\ndef handler(e, c):\n    time.sleep(6)\n    return 1\n"},
+                  Timeout=30)
+    invoke_args = ["--request", "POST", "--data-binary", "{}", "--write-out", WRITE_OUT]
+    for name, value in KINESIS_HEADERS.items():
+        invoke_args += ["--header", f"{name}: {value}"]
+    url = f"http://127.0.0.1:{server.port}/2015-03-31/functions/slow/invocations"
+    slow = [subprocess.Popen(["curl", "--silent", "--http2-prior-knowledge", "--max-time", "60",
+                              *invoke_args, url], stdout=subprocess.PIPE)
+            for _ in range(4)]
+    try:
+        # Each Invoke holds an environment for 6 s (plus its cold start); the health request
+        # must come back while they all still wait.
+        time.sleep(1.0)
+        ((version, status, _),) = transfers(
+            curl("--write-out", WRITE_OUT, f"http://127.0.0.1:{server.port}/_sluice/health"))
+        assert (version, status) == ("2", 200)
+        assert all(p.poll() is None for p in slow), "the slow invokes ended too early to tell"
+        for p in slow:
+            out, _ = p.communicate(timeout=90)
+            ((version, status, body),) = transfers(out.decode())
+            assert (version, status, body) == ("2", 200, "1")
+    finally:
+        for p in slow:
+            if p.poll() is None:
+                p.kill()

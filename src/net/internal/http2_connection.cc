@@ -3,6 +3,7 @@
 #include "base/check.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -356,6 +357,15 @@ asio::awaitable<Response> Http2Connection::dispatch(const StreamState& s) {
   view.body = s.body;
   state_->log->debug("conn={} h2 stream={} {} {}", conn_id_, s.id, view.method, view.target);
   try {
+    if (state_->handlers) {
+      // As for HTTP/1.1: a handler that waits (an fdatasync, a synchronous Invoke) waits on
+      // the pool, not on the event loop that serves every other connection. `view` lives in
+      // this frame, which waits here.
+      co_return co_await asio::co_spawn(
+          state_->handlers->get_executor(),
+          [this, &view]() -> asio::awaitable<Response> { co_return state_->router->route(view); },
+          asio::use_awaitable);
+    }
     co_return state_->router->route(view);
   } catch (const std::exception& e) {
     state_->log->error("conn={} h2 stream={} handler for {} {} threw: {}", conn_id_, s.id,

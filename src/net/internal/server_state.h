@@ -27,7 +27,8 @@ struct ServerState {
   const Router* const router;  // borrowed; outlives every request (server.h)
   const ServerOptions options;
   const std::shared_ptr<spdlog::logger> log;
-  // Runs HTTP/1.1 handlers (ServerOptions::handler_threads); null when they run inline.
+  // Runs request handlers, HTTP/1.1 and HTTP/2 (ServerOptions::handler_threads); null when
+  // they run inline.
   // Joined when the last holder of this state goes, which is never one of its own threads.
   const std::unique_ptr<boost::asio::thread_pool> handlers;
 
