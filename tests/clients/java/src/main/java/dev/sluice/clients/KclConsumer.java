@@ -325,7 +325,7 @@ public final class KclConsumer {
     }
     boolean clean;
     try {
-      clean = scheduler.startGracefulShutdown().get(20, TimeUnit.SECONDS);
+      clean = scheduler.startGracefulShutdown().get(50, TimeUnit.SECONDS);
     } catch (Exception ex) {
       emit(error("graceful_shutdown", ex));
       clean = false;
