@@ -2,6 +2,7 @@
 through Sluice's runtime clients, invoked with boto3 and the AWS CLI v1 against the binary."""
 
 import base64
+import concurrent.futures
 import io
 import json
 import subprocess
@@ -274,3 +275,22 @@ def test_handlers_get_the_servers_url_as_aws_endpoint_url(lam):
                   Environment={"Variables": {"AWS_ENDPOINT_URL": "http://example.invalid"}})
     _, out = invoke(lam, "own-endpoint", {})
     assert out == {"url": "http://example.invalid"}
+
+
+def test_parallel_invokes_use_several_environments(lam):
+    # Spec case 28: five synchronous invokes of a 1 s handler at once run side by side, in
+    # more than one environment (each has its own log stream name).
+    app = textwrap.dedent('''\
+        import time
+
+        def handler(event, context):
+            time.sleep(1)
+            return {"stream": context.log_stream_name}
+        ''')
+    make_function(lam, "parallel", "python3.12", "app.handler", {"app.py": app})
+    invoke(lam, "parallel", {})  # one warm environment to start with
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda _: invoke(lam, "parallel", {}), range(5)))
+    assert all("FunctionError" not in r for r, _ in results)
+    streams = {out["stream"] for _, out in results}
+    assert len(streams) >= 2, streams
