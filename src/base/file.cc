@@ -101,6 +101,20 @@ class PosixFile final : public File {
   const std::string path_;
 };
 
+// Adds owner write (and search) permission to `path` and every directory below it; symlinks
+// are not followed. Best effort: what cannot be changed makes the removal fail later.
+void restore_owner_write(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(path, ec))) return;
+  // The tree is about to go: its directories' exact modes do not matter.
+  ::chmod(path.c_str(), 0700);
+  for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+  }
+}
+
 class PosixFileSystem final : public FileSystem {
  public:
   Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
@@ -160,6 +174,13 @@ class PosixFileSystem final : public FileSystem {
   Status remove_all(const std::string& path) override {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
+    if (ec == std::errc::permission_denied) {
+      // Read-only directories below (a function's extracted code): give their owner write
+      // access back, then try again.
+      restore_owner_write(path);
+      ec.clear();
+      std::filesystem::remove_all(path, ec);
+    }
     if (ec) return Status::io_error("remove " + path + ": " + ec.message());
     return Status();
   }

@@ -47,7 +47,8 @@ class FileSystem {
   // Names (not paths) of the entries in `path`, unsorted, without "." and "..".
   virtual Result<std::vector<std::string>> list_dir(const std::string& path) = 0;
   virtual Status remove_file(const std::string& path) = 0;
-  // Removes `path` and everything below it; ok when it does not exist.
+  // Removes `path` and everything below it, read-only directories included (their owner's
+  // write access is restored first); ok when it does not exist.
   virtual Status remove_all(const std::string& path) = 0;
   // Atomic replace of `to` by `from`.
   virtual Status rename(const std::string& from, const std::string& to) = 0;

@@ -12,8 +12,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <thread>
 #include <type_traits>
+#include <unistd.h>
 #include <vector>
 
 namespace sluice {
@@ -951,6 +953,24 @@ TYPED_TEST(FaultInjectionTest, ConcurrentWritersAreAllCounted) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(this->fault().write_calls(), uint64_t{kThreads * kWrites});
   EXPECT_EQ(this->fault().sync_calls(), uint64_t{kThreads * kWrites / 50});
+}
+
+// A function's extracted code is read-only (0555 directories); Sluice still removes it when
+// the code is replaced or the function deleted. (As root the permission bits do not bind, so
+// this exercises the retry only for other users.)
+TEST(PosixRemoveAllTest, RemovesReadOnlyDirectories) {
+  char pattern[] = "/tmp/sluice-remove-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string root = pattern;
+  FileSystem* fs = FileSystem::posix();
+  ASSERT_TRUE(fs->create_dirs(root + "/code/task/pkg").ok());
+  ASSERT_TRUE(write_file_atomic(fs, root + "/code/task/pkg/mod.py", "x = 1\n").ok());
+  for (const char* dir : {"/code/task/pkg", "/code/task", "/code"}) {
+    ASSERT_EQ(::chmod((root + dir).c_str(), 0555), 0);
+  }
+  ASSERT_TRUE(fs->remove_all(root + "/code").ok());
+  EXPECT_FALSE(fs->exists(root + "/code"));
+  ASSERT_TRUE(fs->remove_all(root).ok());
 }
 
 }  // namespace

@@ -5,13 +5,19 @@ import base64
 import concurrent.futures
 import io
 import json
+import os
+import pathlib
+import shutil
+import signal
 import subprocess
+import tempfile
 import textwrap
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import SluiceProcess
 from test_lambda_functions import AWS_CLI, CLI_TIMEOUT_S, ROLE, client, error_of
 
 # The seed's handler (shared/seed/kinesis-lambda-batching.txt), unchanged.
@@ -294,3 +300,52 @@ def test_parallel_invokes_use_several_environments(lam):
     assert all("FunctionError" not in r for r, _ in results)
     streams = {out["stream"] for _, out in results}
     assert len(streams) >= 2, streams
+
+
+WRITER_APP = textwrap.dedent('''\
+    import os
+
+    def handler(event, context):
+        out = {}
+        for name, directory in (("code", os.environ["LAMBDA_TASK_ROOT"]),
+                                ("scratch", os.environ["TMPDIR"])):
+            try:
+                with open(os.path.join(directory, "written.txt"), "w") as f:
+                    f.write("x")
+                out[name] = "written"
+            except OSError as e:
+                out[name] = type(e).__name__
+        return out
+    ''')
+
+
+def test_the_code_directory_is_read_only(sluice_bin, tmp_path):
+    # Issue 4, security: the function may write to its scratch space, not to its code. Sluice
+    # strips every write bit from the extracted code. Permission bits do not bind root, so
+    # when the tests run as root the server runs as nobody here (setpriv), as it should in use.
+    data = pathlib.Path(tempfile.mkdtemp(prefix="sluice-ro-"))
+    os.chmod(data, 0o777)
+    prefix = []
+    if os.geteuid() == 0:
+        prefix = ["--reuid=65534", "--regid=65534", "--clear-groups", str(sluice_bin)]
+    binary = shutil.which("setpriv") if prefix else sluice_bin
+    assert binary, "setpriv (util-linux) is needed to run the server unprivileged"
+    proc = SluiceProcess(binary, [*prefix, "serve", "--port", "0", "--data-dir", data / "d"],
+                         tmp_path / "ro.stderr")
+    try:
+        proc.wait_ready()
+        lam = client(proc)
+        make_function(lam, "writer", "python3.12", "app.handler", {"app.py": WRITER_APP})
+        _, out = invoke(lam, "writer", {})
+        assert out == {"code": "PermissionError", "scratch": "written"}
+        (task,) = (data / "d" / "functions").glob("*/*/writer/*/task")
+        for path in [task, *task.rglob("*")]:
+            assert path.stat().st_mode & 0o222 == 0, path
+        # Deleting the function removes its read-only code.
+        lam.delete_function(FunctionName="writer")
+        assert not task.exists()
+    finally:
+        proc.signal(signal.SIGTERM)
+        assert proc.wait_exit() == 0, proc.stderr_text()
+        proc.kill()
+        shutil.rmtree(data, ignore_errors=True)

@@ -40,15 +40,22 @@ TEST_F(ZipExtractTest, ExtractsFilesAndDirectories) {
   EXPECT_EQ(slurp(dest() + "/app.py"), "def handler(e, c): pass\n");
   EXPECT_EQ(slurp(dest() + "/pkg/mod.py"), "x = 1\n");
   EXPECT_TRUE(S_ISDIR(mode_of(dest() + "/pkg")));
+  // The code is read-only: files, directories and the task root itself.
+  EXPECT_EQ(mode_of(dest() + "/app.py") & 07777, 0444u);
+  EXPECT_EQ(mode_of(dest() + "/pkg") & 07777, 0555u);
+  EXPECT_EQ(mode_of(dest()) & 07777, 0555u);
+  // And still removable by Sluice (a code update or DeleteFunction).
+  ASSERT_TRUE(FileSystem::posix()->remove_all(dest()).ok());
+  EXPECT_EQ(mode_of(dest()), 0u);
 }
 
-TEST_F(ZipExtractTest, KeepsTheExecutableBitAndDropsGroupWriteAndSetuid) {
+TEST_F(ZipExtractTest, KeepsTheExecutableBitAndDropsWriteBitsAndSetuid) {
   ZipBuilder zip;
   zip.file("bootstrap", "#!/bin/sh\n", 04775).file("data.txt", "d", 0600);
   ASSERT_TRUE(extract_zip(zip.bytes(), dest(), {}).ok());
-  EXPECT_EQ(mode_of(dest() + "/bootstrap") & 07777, 0755u);
+  EXPECT_EQ(mode_of(dest() + "/bootstrap") & 07777, 0555u);
   EXPECT_EQ(::access((dest() + "/bootstrap").c_str(), X_OK), 0);
-  EXPECT_EQ(mode_of(dest() + "/data.txt") & 07777, 0600u);
+  EXPECT_EQ(mode_of(dest() + "/data.txt") & 07777, 0444u);
 }
 
 TEST_F(ZipExtractTest, ParentDirectoriesAreCreatedForFilesWithoutDirectoryEntries) {

@@ -193,14 +193,16 @@ Status extract_zip(std::string_view zip, const std::string& dest, const ZipLimit
     }
     const bool unix_mode = opsys == ZIP_OPSYS_UNIX && (attributes >> 16) != 0;
     const mode_t st_mode = unix_mode ? static_cast<mode_t>(attributes >> 16) : 0;
-    Entry e{i, parts, Kind::kFile, 0644};
+    // Code is read-only to the function (issue 4 "Security"): no write bits, whatever the
+    // archive says; execute bits are kept.
+    Entry e{i, parts, Kind::kFile, 0444};
     if (name.ends_with('/') || (unix_mode && S_ISDIR(st_mode))) {
       e.kind = Kind::kDir;
     } else if (unix_mode && S_ISLNK(st_mode)) {
       e.kind = Kind::kSymlink;
       symlinks.insert(parts);
     } else if (unix_mode) {
-      e.mode = (st_mode & 0755) | 0400;
+      e.mode = (st_mode & 0555) | 0444;
     }
     if (e.kind != Kind::kDir && !seen.insert(parts).second) {
       return Status::invalid_argument(kCouldNotUnzip);  // the same file twice
@@ -301,7 +303,12 @@ Status extract_zip(std::string_view zip, const std::string& dest, const ZipLimit
   }
 
   if (scan_only) return Status();
-  // Every directory we made, so that its entries survive a crash.
+  // Directories become read-only too, once everything is in them; then every directory we
+  // made is synced, so that its entries (and its mode) survive a crash. Removing the tree
+  // later needs FileSystem::remove_all, which restores the owner's write access first.
+  for (const std::string& dir : dirs) {
+    if (::chmod(dir.c_str(), 0555) != 0) return Status::from_errno("chmod " + dir, errno);
+  }
   for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) SLUICE_RETURN_IF_ERROR(sync_dir(*it));
   return Status();
 }
