@@ -34,7 +34,10 @@ TEST(FunctionSpecTest, DefaultsAreLambdaDefaults) {
 class EchoInvoker final : public Invoker {
  public:
   void invoke(Invocation invocation, Done done) override {
-    done(InvokeOutcome{InvokeOutcome::Kind::kOk, std::move(invocation.payload), ""});
+    InvokeOutcome outcome;
+    outcome.kind = InvokeOutcome::Kind::kOk;
+    outcome.payload = std::move(invocation.payload);
+    done(std::move(outcome));
   }
 };
 
