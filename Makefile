@@ -68,9 +68,9 @@ e2e: test-deps
 	  $(VENV_PYTHON) -m pytest -q tests/e2e
 
 # Sluice's own Python and Node.js Lambda runtime clients against a fake Runtime API (and
-# AWS's awslambdaric for comparison).
+# AWS's awslambdaric and aws-lambda-ric, from runtimes-deps, for comparison).
 runtime-clients: test-deps
-	$(VENV_PYTHON) -m pytest -q tests/runtime_clients
+	SLUICE_AWS_LAMBDA_RIC_DIR=$(CURDIR)/build/runtimes/node $(VENV_PYTHON) -m pytest -q tests/runtime_clients
 
 # clang ASan+UBSan: the unit and crash tests, and the end-to-end tests against that binary.
 sanitizers: test-deps
