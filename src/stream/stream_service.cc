@@ -1171,6 +1171,7 @@ Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
       if (internal::is_shard_closed(appended.status()) && attempt < kMaxRouteAttempts) continue;
       return appended.status();
     }
+    if (append_listener_) append_listener_(req.stream);
     return PutRecordResult{format_shard_id(index),
                            encode_sequence_number({seq_creation_s, index, appended->first_counter,
                                                    appended->arrival_ms / 1000})
@@ -1309,7 +1310,36 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
     pending = std::move(retry);
   }
   for (const PutRecordsResultEntry& e : out.records) out.failed_record_count += e.ok() ? 0 : 1;
+  if (append_listener_ && out.failed_record_count < static_cast<int32_t>(out.records.size())) {
+    append_listener_(req.stream);
+  }
   return out;
+}
+
+Result<std::optional<std::string>> StreamService::latest_sequence_number(
+    const StreamKey& k, std::string_view shard_id_text) {
+  const auto index = parse_shard_id(shard_id_text);
+  if (!index) return could_not_find_shard(k, std::string(shard_id_text));
+  std::shared_ptr<ShardLog> log;
+  int64_t seq_creation_s;
+  {
+    std::lock_guard lock(mu_);
+    SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(k, clock_->now_ms()));
+    if (s == nullptr) return shard_does_not_exist(k, *index);
+    auto it = s->shards.find(*index);
+    if (it == s->shards.end()) return shard_does_not_exist(k, *index);
+    log = it->second->log;
+    seq_creation_s = it->second->meta.seq_creation_s;
+  }
+  SLUICE_ASSIGN_OR_RETURN(LogOffset start, log->start_offset());
+  SLUICE_ASSIGN_OR_RETURN(LogOffset end, log->end_offset());
+  if (end.value() <= start.value()) return std::optional<std::string>();
+  SLUICE_ASSIGN_OR_RETURN(LogRead last,
+                          log->read(LogOffset(end.value() - 1), LogReadLimits{.max_records = 1}));
+  if (last.records.empty()) return std::optional<std::string>();
+  const LogRecord& r = last.records.back();
+  return std::optional<std::string>(
+      encode_sequence_number({seq_creation_s, *index, r.counter, r.arrival_ms / 1000}).str());
 }
 
 Result<std::string> StreamService::get_shard_iterator(const GetShardIteratorRequest& req) {

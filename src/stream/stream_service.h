@@ -70,6 +70,11 @@ class StreamService {
   // entries with error_code "InternalFailure".
   Result<PutRecordsResult> put_records(const PutRecordsRequest& req);
   Result<std::string> get_shard_iterator(const GetShardIteratorRequest& req);
+  // The sequence number of the newest record of the shard, nullopt when it holds none: what
+  // LATEST means at this instant, in a form that can be stored (ESM resolves a mapping's
+  // LATEST with it once, so that a restart does not move it). Errors as get_shard_iterator.
+  Result<std::optional<std::string>> latest_sequence_number(const StreamKey& stream,
+                                                            std::string_view shard_id);
   Result<GetRecordsResult> get_records(const GetRecordsRequest& req);
 
   // ---- Resharding and settings (9.11-9.16, 9.18-9.20) ----
@@ -142,6 +147,14 @@ class StreamService {
   // for request validation; nullopt when there is no such stream.
   std::optional<size_t> max_record_bytes(const StreamKey& stream);
 
+  // Called with the stream's key after records of it became readable (at the end of every
+  // put_record / put_records that stored at least one). The ESM readers use it to read at
+  // once instead of on a timer. Runs on the writer's thread with no lock of the service
+  // held: it must be quick and must not block. REQUIRES: set before the service is shared
+  // between threads (the composition root does it once).
+  using AppendListener = std::function<void(const StreamKey& stream)>;
+  void set_append_listener(AppendListener listener) { append_listener_ = std::move(listener); }
+
   // For the server to call periodically: completes due transitions (deleting streams' data
   // goes here at the latest), lets shard logs drop records older than their stream's
   // retention, and deletes closed shards whose close time is past retention. Visibility
@@ -187,7 +200,8 @@ class StreamService {
   MetadataStore* const metadata_;
   const Clock* const clock_;
   const StreamServiceOptions options_;
-  std::string secret_;  // the HMAC key of iterators and tokens; set once by load()
+  AppendListener append_listener_;  // set once before use
+  std::string secret_;              // the HMAC key of iterators and tokens; set once by load()
 
   std::mutex mu_;
   std::map<StreamKey, std::unique_ptr<StreamState>> streams_;  // GUARDED_BY(mu_)

@@ -672,5 +672,37 @@ TEST(RetentionTest, MaintenanceTrimsSegmentsWithoutChangingWhatIsVisible) {
   EXPECT_LT(before.size(), 5u);
 }
 
+TEST(LatestSequenceNumberTest, IsTheNewestRecordOrNothing) {
+  ServiceEnv env;
+  env.create("s", 1);
+  auto none = env.svc().latest_sequence_number(ServiceEnv::key("s"), kShard0);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(env.put("s", "a", "1").ok());
+  auto second = env.put("s", "b", "2");
+  ASSERT_TRUE(second.ok());
+  auto latest = env.svc().latest_sequence_number(ServiceEnv::key("s"), kShard0);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->value_or(""), second->sequence_number);
+  EXPECT_TRUE(
+      env.svc().latest_sequence_number(ServiceEnv::key("s"), kShard1).status().is_not_found());
+  EXPECT_TRUE(
+      env.svc().latest_sequence_number(ServiceEnv::key("t"), kShard0).status().is_not_found());
+}
+
+TEST(AppendListenerTest, HearsEveryStoringPut) {
+  ServiceEnv env;
+  env.create("s", 2);
+  std::vector<std::string> heard;
+  env.svc().set_append_listener([&](const StreamKey& k) { heard.push_back(k.name); });
+  ASSERT_TRUE(env.put("s", "a", "1").ok());
+  PutRecordsEntry e{"b", as_bytes(std::string_view("2"))};
+  PutRecordsRequest req;
+  req.stream = ServiceEnv::key("s");
+  req.records = std::span(&e, 1);
+  ASSERT_TRUE(env.svc().put_records(req).ok());
+  EXPECT_EQ(heard, (std::vector<std::string>{"s", "s"}));
+}
+
 }  // namespace
 }  // namespace sluice::stream
