@@ -1,0 +1,503 @@
+#include "esm/engine.h"
+
+#include "base/base64.h"
+#include "tests/stream/stream_test_env.h"
+#include "tests/support/scripted_invoker.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <simdjson.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sluice::esm {
+namespace {
+
+using sluice::testing::ScriptedInvoker;
+using stream::testing::ServiceEnv;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kFunctionArn = "arn:aws:lambda:us-east-1:000000000000:function:f";
+constexpr std::string_view kRole = "arn:aws:iam::000000000000:role/r";
+
+struct DeliveredRecord {
+  std::string shard_id;
+  std::string sequence_number;
+  std::string partition_key;
+  std::string data;
+};
+
+// The records of one invocation's event, in order.
+std::vector<DeliveredRecord> records_of(const function::Invocation& inv) {
+  std::vector<DeliveredRecord> out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(inv.payload);
+  for (simdjson::dom::element r : doc["Records"].get_array()) {
+    DeliveredRecord d;
+    const std::string_view event_id = r["eventID"].get_string();
+    d.shard_id = std::string(event_id.substr(0, event_id.find(':')));
+    d.sequence_number = std::string(r["kinesis"]["sequenceNumber"].get_string().value());
+    d.partition_key = std::string(r["kinesis"]["partitionKey"].get_string().value());
+    std::string data;
+    EXPECT_FALSE(base64_decode(r["kinesis"]["data"].get_string().value(), data));
+    d.data = data;
+    EXPECT_EQ(std::string_view(r["invokeIdentityArn"].get_string().value()), kRole);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<std::string> data_of(const function::Invocation& inv) {
+  std::vector<std::string> out;
+  for (auto& r : records_of(inv)) out.push_back(r.data);
+  return out;
+}
+
+// Waits until `pred` holds; false after `deadline`.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds deadline = 10s) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() { env.create("s", 1); }
+  ~EngineTest() override {
+    if (engine) engine->shutdown();
+  }
+
+  void open_engine(ScriptedInvoker* invoker) {
+    EngineOptions o;
+    o.idle_poll_ms = 50;
+    o.transition_delay_ms = 0;
+    o.retry_base_ms = 5;
+    o.retry_max_ms = 20;
+    o.throttle_wait_ms = 5;
+    auto functions = [](const std::string& arn) -> Result<FunctionInfo> {
+      if (arn != kFunctionArn) return Status::not_found("no such function");
+      return FunctionInfo{std::string(kRole), 3};
+    };
+    auto e = Engine::open(&env.svc(), &env.metadata, invoker, functions, &env.clock, o);
+    ASSERT_TRUE(e.ok()) << e.status();
+    engine = std::move(*e);
+    engine->start();
+  }
+
+  Mapping draft(StartingPosition position = StartingPosition::kTrimHorizon) {
+    Mapping m;
+    m.account = "000000000000";
+    m.region = "us-east-1";
+    m.function_arn = std::string(kFunctionArn);
+    m.event_source_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+    m.starting_position = position;
+    return m;
+  }
+
+  std::string create(Mapping m) {
+    auto created = engine->create(std::move(m));
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return "";
+    EXPECT_EQ(created->state, MappingState::kCreating);
+    const std::string uuid = created->uuid;
+    EXPECT_TRUE(eventually([&] { return engine->get(uuid)->state == MappingState::kEnabled; }));
+    return uuid;
+  }
+
+  // Records r<from>..r<to - 1> in one PutRecords call (one wake-up, one read).
+  void put_all(int from, int to) {
+    std::vector<std::string> keys, data;
+    for (int i = from; i < to; ++i) {
+      keys.push_back(fmt::format("k{}", i));
+      data.push_back(fmt::format("r{}", i));
+    }
+    std::vector<stream::PutRecordsEntry> entries;
+    for (size_t i = 0; i < keys.size(); ++i) entries.push_back({keys[i], as_bytes(data[i])});
+    stream::PutRecordsRequest req;
+    req.stream = ServiceEnv::key("s");
+    req.records = entries;
+    auto r = env.svc().put_records(req);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->failed_record_count, 0);
+  }
+
+  void put(int from, int to, std::string_view key_prefix = "k") {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE(env.put("s", fmt::format("{}{}", key_prefix, i), fmt::format("r{}", i)).ok());
+    }
+  }
+
+  ServiceEnv env;
+  std::unique_ptr<Engine> engine;
+};
+
+TEST_F(EngineTest, DeliversInOrderInBatchesOfBatchSize) {
+  put(0, 25);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 10;
+  create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(3));
+  put_all(25, 30);
+  ASSERT_TRUE(invoker.wait_for_calls(4));
+  const auto calls = invoker.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  std::vector<size_t> sizes;
+  std::vector<std::string> all;
+  for (const auto& c : calls) {
+    auto d = data_of(c);
+    sizes.push_back(d.size());
+    all.insert(all.end(), d.begin(), d.end());
+    EXPECT_EQ(c.function_arn, kFunctionArn);
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 5, 5}));
+  ASSERT_EQ(all.size(), 30u);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(all[static_cast<size_t>(i)], fmt::format("r{}", i));
+}
+
+TEST_F(EngineTest, LatestSkipsRecordsPutBeforeEnablement) {
+  put(0, 3);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  create(draft(StartingPosition::kLatest));
+  env.clock.advance_ms(5);  // arrivals after the start position
+  put_all(3, 5);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r3", "r4"}));
+}
+
+TEST_F(EngineTest, CheckpointSurvivesRestartOfTheEngine) {
+  put(0, 10);
+  {
+    ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+    open_engine(&invoker);
+    create(draft());
+    ASSERT_TRUE(invoker.wait_for_calls(1));
+    EXPECT_EQ(data_of(invoker.calls()[0]).size(), 10u);
+    engine->shutdown();
+    engine.reset();
+  }
+  put(10, 13);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r10", "r11", "r12"}));
+  EXPECT_EQ(engine->list().size(), 1u);
+  EXPECT_EQ(engine->list()[0].last_processing_result, "OK");
+}
+
+TEST_F(EngineTest, FunctionErrorRetriesTheWholeBatchUntilRetriesAreSpent) {
+  put(0, 4);
+  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+    for (auto& d : data_of(inv)) {
+      if (d == "r2") return ScriptedInvoker::function_error();
+    }
+    return ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 4;
+  m.maximum_retry_attempts = 2;
+  const std::string uuid = create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(3));
+  put(4, 5);
+  ASSERT_TRUE(invoker.wait_for_calls(4));
+  const auto calls = invoker.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(data_of(calls[static_cast<size_t>(i)]),
+              (std::vector<std::string>{"r0", "r1", "r2", "r3"}));
+    if (i > 0) {
+      EXPECT_NE(calls[static_cast<size_t>(i)].request_id, calls[0].request_id);
+    }
+  }
+  // Discarded after three invocations; the shard moves on.
+  EXPECT_EQ(data_of(calls[3]), (std::vector<std::string>{"r4"}));
+  EXPECT_NE(engine->metrics_text().find(fmt::format(
+                "sluice_esm_discarded_records_total{{mapping=\"{}\",function=\"f\"}} 4", uuid)),
+            std::string::npos)
+      << engine->metrics_text();
+}
+
+TEST_F(EngineTest, BisectIsolatesThePoisonRecordAndKeepsOrder) {
+  put(1, 9);  // r1..r8
+  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+    for (auto& d : data_of(inv)) {
+      if (d == "r6") return ScriptedInvoker::function_error();
+    }
+    return ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 8;
+  m.maximum_retry_attempts = 0;
+  m.bisect_batch_on_function_error = true;
+  create(m);
+  // [1-8] fails -> [1-4] ok, [5-8] fails -> [5,6] fails -> [5] ok, [6] fails (discarded),
+  // then [7,8] ok.
+  ASSERT_TRUE(invoker.wait_for_calls(7));
+  std::vector<std::vector<std::string>> batches;
+  for (const auto& c : invoker.calls()) batches.push_back(data_of(c));
+  const std::vector<std::vector<std::string>> expected = {
+      {"r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"},
+      {"r1", "r2", "r3", "r4"},
+      {"r5", "r6", "r7", "r8"},
+      {"r5", "r6"},
+      {"r5"},
+      {"r6"},
+      {"r7", "r8"}};
+  EXPECT_EQ(batches, expected);
+}
+
+TEST_F(EngineTest, PartialBatchResponseRetriesFromTheLowestReportedRecord) {
+  put(0, 5);
+  std::atomic<bool> failed_once{false};
+  ScriptedInvoker invoker([&](const function::Invocation& inv, size_t) {
+    auto recs = records_of(inv);
+    if (recs.size() == 5 && !failed_once.exchange(true)) {
+      return ScriptedInvoker::ok(fmt::format(
+          R"({{"batchItemFailures":[{{"itemIdentifier":"{}"}},{{"itemIdentifier":"{}"}}]}})",
+          recs[3].sequence_number, recs[1].sequence_number));
+    }
+    return ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 5;
+  m.report_batch_item_failures = true;
+  create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  const auto calls = invoker.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(data_of(calls[1]), (std::vector<std::string>{"r1", "r2", "r3", "r4"}));
+}
+
+TEST_F(EngineTest, AFailingShardDoesNotHoldUpTheOthers) {
+  env.create("two", 2);
+  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+    return records_of(inv)[0].shard_id == "shardId-000000000000" ? ScriptedInvoker::function_error()
+                                                                 : ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.event_source_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/two";
+  create(m);
+  // Hash keys: 0 goes to the first shard, 2^127 + 1 to the second.
+  ASSERT_TRUE(env.put("two", "a", "bad", "0").ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        env.put("two", "b", fmt::format("good{}", i), "170141183460469231731687303715884105729")
+            .ok());
+    ASSERT_TRUE(eventually([&] {
+      for (const auto& c : invoker.calls()) {
+        auto d = data_of(c);
+        if (!d.empty() && d.back() == fmt::format("good{}", i)) return true;
+      }
+      return false;
+    }));
+  }
+  size_t failures = 0;
+  for (const auto& c : invoker.calls()) failures += data_of(c)[0] == "bad" ? 1 : 0;
+  EXPECT_GE(failures, 1u);
+}
+
+TEST_F(EngineTest, DisableKeepsTheCheckpointAndEnableResumesFromIt) {
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  const std::string uuid = create(draft(StartingPosition::kLatest));
+  env.clock.advance_ms(5);
+  put_all(0, 2);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  auto disabled = engine->update(uuid, [](Mapping& m) {
+    m.enabled = false;
+    return Status();
+  });
+  ASSERT_TRUE(disabled.ok());
+  EXPECT_EQ(disabled->state, MappingState::kDisabling);
+  ASSERT_TRUE(eventually([&] { return engine->get(uuid)->state == MappingState::kDisabled; }));
+  put_all(2, 4);
+  auto enabled = engine->update(uuid, [](Mapping& m) {
+    m.enabled = true;
+    return Status();
+  });
+  ASSERT_TRUE(enabled.ok());
+  EXPECT_EQ(enabled->state, MappingState::kEnabling);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  const auto calls = invoker.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(data_of(calls[0]), (std::vector<std::string>{"r0", "r1"}));
+  EXPECT_EQ(data_of(calls[1]), (std::vector<std::string>{"r2", "r3"}));
+}
+
+TEST_F(EngineTest, ParentShardIsDrainedBeforeItsChildren) {
+  put(0, 5);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 2;
+  create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(3));
+  ASSERT_TRUE(env.svc()
+                  .split_shard(ServiceEnv::key("s"), "shardId-000000000000",
+                               "170141183460469231731687303715884105728")
+                  .ok());
+  put(5, 15);
+  ASSERT_TRUE(eventually([&] {
+    size_t n = 0;
+    for (const auto& c : invoker.calls()) n += data_of(c).size();
+    return n >= 15;
+  }));
+  std::map<std::string, std::vector<DeliveredRecord>> by_shard;
+  std::vector<std::string> shard_order;
+  for (const auto& c : invoker.calls()) {
+    for (auto& r : records_of(c)) {
+      shard_order.push_back(r.shard_id);
+      by_shard[r.shard_id].push_back(r);
+    }
+  }
+  ASSERT_EQ(shard_order.size(), 15u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(shard_order[i], "shardId-000000000000");
+  for (size_t i = 5; i < 15; ++i) EXPECT_NE(shard_order[i], "shardId-000000000000");
+  EXPECT_EQ(by_shard.size(), 3u);
+}
+
+TEST_F(EngineTest, ThrottledInvocationsWaitWithoutSpendingRetries) {
+  put(0, 1);
+  ScriptedInvoker invoker([](const auto&, size_t index) {
+    return index < 5 ? ScriptedInvoker::unavailable() : ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.maximum_retry_attempts = 0;
+  const std::string uuid = create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(6));
+  for (const auto& c : invoker.calls()) EXPECT_EQ(data_of(c), (std::vector<std::string>{"r0"}));
+  EXPECT_TRUE(eventually([&] { return engine->get(uuid)->last_processing_result == "OK"; }));
+}
+
+TEST_F(EngineTest, CreateRefusesAMissingStreamAndADuplicate) {
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  Mapping missing = draft();
+  missing.event_source_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/none";
+  auto r = engine->create(missing);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "Stream not found: arn:aws:kinesis:us-east-1:000000000000:stream/none");
+  const std::string uuid = create(draft());
+  auto dup = engine->create(draft());
+  EXPECT_EQ(dup.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(dup.status().message(),
+            "The event source arn (\" arn:aws:kinesis:us-east-1:000000000000:stream/s \") and "
+            "function (\" f \") provided mapping already exists. Please update or delete the "
+            "existing mapping with UUID " +
+                uuid);
+}
+
+TEST_F(EngineTest, DeleteForgetsTheMappingAndItsCheckpoints) {
+  put(0, 1);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  const std::string uuid = create(draft());
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  auto removed = engine->remove(uuid);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->state, MappingState::kDeleting);
+  ASSERT_TRUE(eventually([&] { return engine->get(uuid).status().is_not_found(); }));
+  EXPECT_EQ(env.metadata.size("esm.mapping"), 0u);
+  EXPECT_EQ(env.metadata.size("esm.checkpoint"), 0u);
+}
+
+TEST_F(EngineTest, ParallelizationFactorOverlapsLanesAndKeepsOrderPerKey) {
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  ScriptedInvoker invoker([&](const auto&, size_t) {
+    const int now = ++running;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(30ms);
+    --running;
+    return ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.parallelization_factor = 4;
+  m.batch_size = 2;
+  create(m);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(env.put("s", fmt::format("key{}", i % 8), fmt::format("r{}", i)).ok());
+  }
+  ASSERT_TRUE(eventually([&] {
+    size_t n = 0;
+    for (const auto& c : invoker.calls()) n += data_of(c).size();
+    return n >= 40;
+  }));
+  EXPECT_GE(most.load(), 2);
+  EXPECT_LE(most.load(), 4);
+  std::map<std::string, std::vector<int>> per_key;
+  size_t total = 0;
+  for (const auto& c : invoker.calls()) {
+    for (const auto& r : records_of(c)) {
+      per_key[r.partition_key].push_back(std::stoi(r.data.substr(1)));
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 40u);
+  ASSERT_EQ(per_key.size(), 8u);
+  for (const auto& [key, seen] : per_key) {
+    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << key;
+    EXPECT_EQ(seen.size(), 5u) << key;
+  }
+}
+
+TEST_F(EngineTest, RecordsOlderThanTheMaximumAgeAreDiscardedBeforeInvoking) {
+  put(0, 1);
+  env.clock.advance_ms(61'000);
+  put_all(1, 6);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 10;
+  m.maximum_record_age_s = 60;
+  m.maximum_retry_attempts = 0;
+  const std::string uuid = create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r1", "r2", "r3", "r4", "r5"}));
+  EXPECT_NE(engine->metrics_text().find(fmt::format(
+                "sluice_esm_expired_records_total{{mapping=\"{}\",function=\"f\"}} 1", uuid)),
+            std::string::npos);
+}
+
+TEST_F(EngineTest, ThrottledRecordsLeaveOnlyByAge) {
+  put(0, 1);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::unavailable(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.maximum_record_age_s = 60;
+  m.maximum_retry_attempts = 0;
+  const std::string uuid = create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(3));  // not discarded by the retry limit
+  env.clock.advance_ms(61'000);
+  const std::string expired =
+      fmt::format("sluice_esm_expired_records_total{{mapping=\"{}\",function=\"f\"}} 1", uuid);
+  ASSERT_TRUE(
+      eventually([&] { return engine->metrics_text().find(expired) != std::string::npos; }));
+  const size_t calls = invoker.calls().size();
+  put(1, 2);
+  ASSERT_TRUE(invoker.wait_for_calls(calls + 1));
+  EXPECT_EQ(data_of(invoker.calls().back()), (std::vector<std::string>{"r1"}));
+}
+
+}  // namespace
+}  // namespace sluice::esm
