@@ -8,6 +8,7 @@
 #include "function/invoker.h"
 #include "lambda/errors.h"
 #include "lambda/internal/ids.h"
+#include "lambda/mapping_api.h"
 #include "net/aws_request.h"
 
 #include <fmt/format.h>
@@ -1217,7 +1218,7 @@ class Handlers {
   FunctionRef last_ref_;  // of the last successful resolve()
 };
 
-net::Response dispatch(Call& c, Handlers& h) {
+net::Response dispatch(Call& c, Handlers& h, const MappingApi* mappings) {
   const std::string_view m = c.request.method;
   const std::vector<std::string>& s = c.segments;
   const size_t n = s.size();
@@ -1243,7 +1244,8 @@ net::Response dispatch(Call& c, Handlers& h) {
       if (s[2] == "aliases") return not_implemented("aliases");
     }
     if (n >= 1 && s[0] == "event-source-mappings") {
-      return not_implemented("event source mapping");
+      if (mappings == nullptr) return not_implemented("event source mapping");
+      return mappings->route(m, s, c.query, c.request.body, c.id);
     }
   }
   if (c.version == "2014-11-13" && functions && n == 3 && s[2] == "invoke-async" && m == "POST") {
@@ -1274,12 +1276,13 @@ Identity identity_of(const net::Request& request, const ApiOptions& options) {
 }
 
 Api::Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
-         function::Invoker* invoker, EventQueue* events)
+         function::Invoker* invoker, EventQueue* events, esm::Engine* mappings)
     : registry_(registry),
       clock_(clock),
       options_(std::move(options)),
       invoker_(invoker),
-      events_(events) {}
+      events_(events),
+      mappings_(mappings) {}
 
 std::span<const std::string_view> Api::path_prefixes() { return kPrefixes; }
 
@@ -1307,9 +1310,12 @@ net::Response Api::handle(const net::Request& request) const {
   }
   call.request_id = request_id;
   Handlers handlers(registry_, clock_, invoker_, events_, options_.max_event_payload_bytes);
+  const std::optional<MappingApi> mappings =
+      mappings_ == nullptr ? std::nullopt
+                           : std::optional<MappingApi>(std::in_place, mappings_, registry_, clock_);
   net::Response response;
   try {
-    response = dispatch(call, handlers);
+    response = dispatch(call, handlers, mappings ? &*mappings : nullptr);
   } catch (const std::exception& e) {  // std::regex or allocation: a bug or exhaustion
     logging::get("lambda")->error("request {} {} {} failed: {}", request_id, request.method,
                                   request.path, e.what());

@@ -11,6 +11,10 @@
 #include <string>
 #include <string_view>
 
+namespace sluice::esm {
+class Engine;
+}  // namespace sluice::esm
+
 namespace sluice::lambda {
 
 struct ApiOptions {
@@ -25,8 +29,8 @@ struct ApiOptions {
 // ListFunctions, DeleteFunction, UpdateFunctionCode, UpdateFunctionConfiguration and the
 // auxiliary routes of 2.11, and Invoke (section 4): RequestResponse through a
 // function::Invoker, DryRun, and Event and the legacy InvokeAsync through an EventQueue.
-// Event source mapping routes answer InvalidParameterValueException (400) until they are
-// implemented.
+// The event source mapping routes go to a MappingApi (mapping_api.h) over `mappings`; without
+// an engine they answer InvalidParameterValueException (400).
 //
 // Created by the composition root; borrows `registry` and `clock`, which must outlive it.
 // handle() may run on any number of threads at once (the registry is thread-safe); it
@@ -34,9 +38,11 @@ struct ApiOptions {
 class Api {
  public:
   // `invoker` runs Invoke's synchronous invocations; null refuses them (4xx). `events`
-  // takes asynchronous ones (202 once durable); null refuses them (4xx). Both borrowed.
+  // takes asynchronous ones (202 once durable); null refuses them (4xx). `mappings` serves
+  // the event source mapping routes; null refuses them (4xx). All borrowed.
   Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
-      function::Invoker* invoker = nullptr, EventQueue* events = nullptr);
+      function::Invoker* invoker = nullptr, EventQueue* events = nullptr,
+      esm::Engine* mappings = nullptr);
 
   // Every Lambda request: the router sends here whatever starts with one of
   // path_prefixes(). Always answers; never throws.
@@ -56,6 +62,7 @@ class Api {
   const ApiOptions options_;
   function::Invoker* const invoker_;
   EventQueue* const events_;
+  esm::Engine* const mappings_;
 };
 
 // The identity of spec section 0 from the SigV4 Authorization header (or the presigned

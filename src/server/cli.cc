@@ -179,6 +179,35 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
                    "Largest payload of an asynchronous invocation; larger ones are answered 413")
       ->check(CLI::Range(size_t{1}, size_t{6'291'456}))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-retry-base-ms", config.esm.retry_base_ms,
+                   "Event source mappings: wait before the first retry of a failed batch; it "
+                   "doubles per further attempt")
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-retry-max-ms", config.esm.retry_max_ms,
+                   "Event source mappings: longest wait between retries of a failed batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-throttle-wait-ms", config.esm.throttle_wait_ms,
+                   "Event source mappings: wait after an invocation that could not run "
+                   "(throttled, function missing)")
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-idle-poll-ms", config.esm.idle_poll_ms,
+                   "Event source mappings: how often a caught-up shard reader looks again "
+                   "without being woken by a put")
+      ->check(CLI::Range(int64_t{10}, int64_t{60'000}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-transition-delay-ms", config.esm.transition_delay_ms,
+                   "Event source mappings: how long Creating, Updating, Enabling, Disabling "
+                   "and Deleting last")
+      ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
+      ->capture_default_str();
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "
                       "aside (docs/formats/segment.md)");

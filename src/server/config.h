@@ -2,6 +2,7 @@
 
 #include "base/result.h"
 #include "base/status.h"
+#include "esm/engine.h"
 #include "lambda/event_queue.h"
 #include "net/server.h"
 #include "storage/log.h"
@@ -34,6 +35,9 @@ struct Config {
   // delays, maximum event age (--async-* flags), and the largest payload accepted.
   lambda::EventQueueOptions async_events;
   size_t async_max_payload_bytes = 262'144;
+  // Event source mappings (docs/esm.md): retry back-off, idle polling, transition delay
+  // (--esm-* flags).
+  esm::EngineOptions esm;
   std::string log_level = "info";
   // How long SIGTERM waits for in-flight requests before closing their connections.
   std::chrono::milliseconds shutdown_grace{10'000};

@@ -147,12 +147,35 @@ Status Server::open_functions() {
     event_queue_->shutdown();
     return Status();
   });
+  // Event source mappings (docs/esm.md): read shards through streams_, invoke through
+  // invoker_. Registered after "async-invocations", so it stops first: batches in flight
+  // finish and checkpoint while the invoker still runs.
+  auto function_info = [registry =
+                            functions_.get()](const std::string& arn) -> Result<esm::FunctionInfo> {
+    const std::optional<lambda::FunctionKey> key = function_key_of(arn);
+    if (!key) return Status::not_found("not a function ARN: " + arn);
+    SLUICE_ASSIGN_OR_RETURN(lambda::FunctionRecord record, registry->get(*key));
+    return esm::FunctionInfo{record.role, record.spec.timeout_s};
+  };
+  SLUICE_ASSIGN_OR_RETURN(mappings_,
+                          esm::Engine::open(streams_.get(), stream_metadata_.get(), invoker_.get(),
+                                            function_info, clock_, config_.esm));
+  mappings_->start();
+  on_shutdown("event-source-mappings", [this] {
+    mappings_->shutdown();
+    return Status();
+  });
+  router_.add("GET", "/metrics", [engine = mappings_.get()](const net::Request&) {
+    net::Response r = net::Response::text(200, engine->metrics_text());
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  });
   lambda_ = std::make_unique<lambda::Api>(
       functions_.get(), clock_,
       lambda::ApiOptions{.default_account = config_.default_account,
                          .default_region = config_.default_region,
                          .max_event_payload_bytes = config_.async_max_payload_bytes},
-      invoker_.get(), event_queue_.get());
+      invoker_.get(), event_queue_.get(), mappings_.get());
   // Lambda is REST: routed by path prefix (spec 1.1), before Kinesis's POST / rules.
   for (std::string_view prefix : lambda::Api::path_prefixes()) {
     router_.add_path_prefix(

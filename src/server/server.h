@@ -112,6 +112,8 @@ class Server {
   std::unique_ptr<runtime::DispatchInvoker> invoker_;    // looks functions up in functions_
   // Event invocations; runs them through invoker_, so declared (and destroyed) after it.
   std::unique_ptr<lambda::EventQueue> event_queue_;
+  // Event source mappings; invoke through invoker_ and read streams_, so declared after both.
+  std::unique_ptr<esm::Engine> mappings_;
   std::unique_ptr<lambda::Api> lambda_;
   std::mutex maintenance_mu_;
   std::condition_variable_any maintenance_cv_;

@@ -1,0 +1,452 @@
+"""Event source mappings delivering Kinesis records to real functions (spec
+lambda-esm-kinesis.md section 14, cases 23-32, 40-48, 58, 59): the binary on 127.0.0.1, streams
+and mappings made with boto3, Python handlers run by Sluice's runtime. Each handler appends one
+JSON line per invocation to a file the test reads."""
+
+import base64
+import json
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from test_lambda_functions import ROLE
+from test_lambda_invoke import zip_of
+
+# Fast retries and transitions; the behaviour is the same as with the defaults.
+ESM_FLAGS = ("--esm-retry-base-ms", "100", "--esm-retry-max-ms", "400",
+             "--esm-throttle-wait-ms", "100", "--esm-transition-delay-ms", "50",
+             "--esm-idle-poll-ms", "200", "--transition-delay-ms", "0")
+
+# Writes {"start", "end", "request_id", "records": [...], "event"} per invocation, then
+# fails, sleeps or reports failures as the records' data ask.
+HANDLER = '''
+import base64, json, os, time
+
+def handler(event, context):
+    start = time.time()
+    recs = event["Records"]
+    items = [json.loads(base64.b64decode(r["kinesis"]["data"])[:200].split(b"|")[0])
+             for r in recs]
+    nap = max([it.get("sleep", 0) for it in items] + [0])
+    if nap:
+        time.sleep(nap)
+    line = {"start": start, "end": time.time(), "request_id": context.aws_request_id,
+            "records": [{"seq": r["kinesis"]["sequenceNumber"], "pk": r["kinesis"]["partitionKey"],
+                         "shard": r["eventID"].split(":")[0], "item": it}
+                        for r, it in zip(recs, items)],
+            "size": len(json.dumps(event, separators=(",", ":")).encode()),
+            "event": None if os.environ.get("NO_EVENT") else event}
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(line) + "\\n")
+    if any(it.get("fail") for it in items):
+        raise RuntimeError("asked to fail")
+    if os.environ.get("REPORT"):
+        return {"batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]}
+                                      for r, it in zip(recs, items) if it.get("should_fail")]}
+    return None
+'''
+
+
+def clients(proc):
+    kw = dict(endpoint_url=f"http://127.0.0.1:{proc.port}", region_name="us-east-1",
+              aws_access_key_id="test", aws_secret_access_key="test",
+              config=Config(connect_timeout=5, read_timeout=30,
+                            retries={"max_attempts": 1, "mode": "standard"}))
+    return boto3.client("kinesis", **kw), boto3.client("lambda", **kw)
+
+
+def wait_until(pred, timeout=20.0, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Env:
+    def __init__(self, proc, tmp_path):
+        self.proc = proc
+        self.tmp = tmp_path
+        self.kinesis, self.lam = clients(proc)
+
+    def stream(self, name="s", shards=1):
+        self.kinesis.create_stream(StreamName=name, ShardCount=shards)
+        wait_until(lambda: self.kinesis.describe_stream_summary(StreamName=name)
+                   ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", what="stream")
+        return f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}"
+
+    def function(self, name="f", **env):
+        out = self.tmp / f"{name}.jsonl"
+        variables = {"OUT": str(out)}
+        variables.update({k: str(v) for k, v in env.items()})
+        self.lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler",
+                                 Role=ROLE, Code={"ZipFile": zip_of({"app.py": HANDLER})},
+                                 Timeout=30, Environment={"Variables": variables})
+        return out
+
+    def mapping(self, arn, function="f", **params):
+        params.setdefault("StartingPosition", "TRIM_HORIZON")
+        m = self.lam.create_event_source_mapping(FunctionName=function, EventSourceArn=arn,
+                                                 **params)
+        assert m["State"] == "Creating"
+        self.wait_state(m["UUID"], "Enabled" if params.get("Enabled", True) else "Disabled")
+        return m["UUID"]
+
+    def wait_state(self, uuid, state):
+        wait_until(lambda: self.lam.get_event_source_mapping(UUID=uuid)["State"] == state,
+                   what=f"mapping {state}")
+
+    def put(self, stream, items, key=lambda i, it: f"k{i}", hash_key=None):
+        records = []
+        for i, it in enumerate(items):
+            r = {"Data": json.dumps(it).encode(), "PartitionKey": key(i, it)}
+            if hash_key is not None:
+                r["ExplicitHashKey"] = hash_key(i, it)
+            records.append(r)
+        out = self.kinesis.put_records(StreamName=stream, Records=records)
+        assert out["FailedRecordCount"] == 0
+        return [r["SequenceNumber"] for r in out["Records"]]
+
+
+def calls(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def delivered(path):
+    return [r["item"]["i"] for c in calls(path) for r in c["records"]]
+
+
+@pytest.fixture
+def env(launch, tmp_path):
+    return Env(launch(*ESM_FLAGS), tmp_path)
+
+
+def test_case23_event_shape_of_one_put_records_batch(env):
+    arn = env.stream()
+    out = env.function()
+    env.mapping(arn, StartingPosition="LATEST")
+    seqs = env.put("s", [{"i": i} for i in range(10)])
+    wait_until(lambda: calls(out), what="an invocation")
+    time.sleep(0.3)
+    got = calls(out)
+    assert len(got) == 1
+    records = got[0]["event"]["Records"]
+    assert [r["kinesis"]["sequenceNumber"] for r in records] == seqs
+    raw = (env.tmp / "f.jsonl").read_text().splitlines()[0]
+    # Key order as AWS sends it (json.loads keeps it in the handler's dict and its dump).
+    event = json.loads(raw)["event"]
+    first = event["Records"][0]
+    assert list(first) == ["kinesis", "eventSource", "eventVersion", "eventID", "eventName",
+                           "invokeIdentityArn", "awsRegion", "eventSourceARN"]
+    assert list(first["kinesis"]) == ["kinesisSchemaVersion", "partitionKey", "sequenceNumber",
+                                      "data", "approximateArrivalTimestamp"]
+    for i, r in enumerate(records):
+        k = r["kinesis"]
+        assert k["kinesisSchemaVersion"] == "1.0"
+        assert k["partitionKey"] == f"k{i}"
+        assert base64.b64decode(k["data"]) == json.dumps({"i": i}).encode()
+        ts = k["approximateArrivalTimestamp"]
+        assert isinstance(ts, float) and len(str(int(ts))) == 10
+        assert abs(ts - time.time()) < 60
+        assert r["eventSource"] == "aws:kinesis"
+        assert r["eventVersion"] == "1.0"
+        assert r["eventID"] == f"shardId-000000000000:{seqs[i]}"
+        assert r["eventName"] == "aws:kinesis:record"
+        assert r["invokeIdentityArn"] == ROLE
+        assert r["awsRegion"] == "us-east-1"
+        assert r["eventSourceARN"] == arn
+
+
+def test_case24_trim_horizon_batches_of_batch_size(env):
+    arn = env.stream()
+    out = env.function()
+    env.put("s", [{"i": i} for i in range(20)])
+    env.mapping(arn, BatchSize=10)
+    wait_until(lambda: len(delivered(out)) == 20, what="20 records")
+    env.put("s", [{"i": i} for i in range(20, 30)])
+    wait_until(lambda: len(delivered(out)) == 30, what="30 records")
+    time.sleep(0.3)
+    assert [len(c["records"]) for c in calls(out)] == [10, 10, 10]
+    assert delivered(out) == list(range(30))
+
+
+def test_case25_one_batch_in_flight_per_shard(env):
+    arn = env.stream()
+    out = env.function()
+    env.mapping(arn, BatchSize=10, StartingPosition="LATEST")
+    env.put("s", [{"i": i, "sleep": 2} for i in range(10)])
+    time.sleep(0.5)
+    env.put("s", [{"i": i} for i in range(10, 20)])
+    wait_until(lambda: len(calls(out)) == 2, what="two invocations")
+    first, second = calls(out)
+    assert second["start"] >= first["start"] + 2.0
+    assert delivered(out) == list(range(20))
+
+
+def test_case26_batching_window_and_batch_size(env):
+    arn = env.stream()
+    out = env.function()
+    env.mapping(arn, BatchSize=100, MaximumBatchingWindowInSeconds=2, StartingPosition="LATEST")
+    t0 = time.time()
+    for i in range(5):
+        env.put("s", [{"i": i}])
+        time.sleep(0.2)
+    wait_until(lambda: calls(out), what="the window's invocation")
+    got = calls(out)
+    assert len(got) == 1 and delivered(out) == list(range(5))
+    assert got[0]["start"] >= t0 + 1.9  # not before the window ran out
+
+    out2 = env.function("g")
+    env.kinesis.create_stream(StreamName="s2", ShardCount=1)
+    wait_until(lambda: env.kinesis.describe_stream_summary(StreamName="s2")
+               ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE")
+    env.mapping("arn:aws:kinesis:us-east-1:000000000000:stream/s2", function="g", BatchSize=2,
+                MaximumBatchingWindowInSeconds=3, StartingPosition="LATEST")
+    t1 = time.time()
+    env.put("s2", [{"i": i} for i in range(5)])
+    wait_until(lambda: len(delivered(out2)) == 5, what="five records", timeout=10)
+    got = calls(out2)
+    assert [len(c["records"]) for c in got] == [2, 2, 1]
+    assert got[0]["start"] < t1 + 1.5 and got[1]["start"] < t1 + 1.5  # full batches: no wait
+    assert got[2]["start"] >= t1 + 2.5  # the rest waits for the window
+
+
+def test_case28_two_mappings_each_get_every_record(env):
+    arn = env.stream()
+    out_f = env.function("f")
+    out_g = env.function("g")
+    env.mapping(arn, function="f")
+    env.mapping(arn, function="g")
+    env.put("s", [{"i": 0}])
+    wait_until(lambda: delivered(out_f) == [0] and delivered(out_g) == [0], what="both")
+
+
+def test_case29_a_failing_shard_does_not_hold_up_the_others(env):
+    arn = env.stream(shards=4)
+    out = env.function()
+    env.mapping(arn, MaximumRetryAttempts=-1)
+    quarter = 2 ** 128 // 4
+    env.put("s", [{"i": 0, "fail": True}], hash_key=lambda i, it: "0")
+    for n in range(1, 4):
+        env.put("s", [{"i": n * 10 + j} for j in range(3)],
+                hash_key=lambda i, it, n=n: str(n * quarter + 1))
+    wait_until(lambda: sorted(x for x in delivered(out) if x) ==
+               [10, 11, 12, 20, 21, 22, 30, 31, 32], what="the other shards")
+    failures = [c for c in calls(out) if c["records"][0]["shard"] == "shardId-000000000000"]
+    assert len(failures) >= 1
+    assert all(r["item"]["i"] == 0 for c in failures for r in c["records"])
+
+
+@pytest.mark.parametrize("position", ["TRIM_HORIZON", "LATEST"])
+def test_case30_disable_then_enable_resumes_at_the_checkpoint(env, position):
+    arn = env.stream()
+    out = env.function()
+    uuid = env.mapping(arn, StartingPosition=position)
+    env.put("s", [{"i": i} for i in range(3)])
+    wait_until(lambda: delivered(out) == [0, 1, 2], what="first records")
+    r = env.lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert r["State"] == "Disabling"
+    env.wait_state(uuid, "Disabled")
+    env.put("s", [{"i": i} for i in range(3, 6)])
+    time.sleep(0.5)
+    assert delivered(out) == [0, 1, 2]  # nothing while disabled
+    r = env.lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    assert r["State"] == "Enabling"
+    env.wait_state(uuid, "Enabled")
+    wait_until(lambda: len(delivered(out)) >= 6, what="the records put while disabled")
+    time.sleep(0.3)
+    assert delivered(out) == list(range(6))
+
+
+def test_case31_function_change_continues_from_the_checkpoint(env):
+    arn = env.stream()
+    out_f = env.function("f")
+    out_g = env.function("g")
+    uuid = env.mapping(arn)
+    env.put("s", [{"i": i} for i in range(3)])
+    wait_until(lambda: delivered(out_f) == [0, 1, 2], what="f's records")
+    r = env.lam.update_event_source_mapping(UUID=uuid, FunctionName="g")
+    assert r["State"] == "Updating"
+    assert r["FunctionArn"].endswith(":function:g")
+    env.wait_state(uuid, "Enabled")
+    env.put("s", [{"i": i} for i in range(3, 5)])
+    wait_until(lambda: delivered(out_g) == [3, 4], what="g's records")
+    assert delivered(out_f) == [0, 1, 2]
+
+
+def test_case32_parent_records_before_child_records(env):
+    arn = env.stream()
+    out = env.function()
+    env.mapping(arn, BatchSize=5)
+    env.put("s", [{"i": i} for i in range(10)], key=lambda i, it: f"key{i % 3}")
+    env.kinesis.split_shard(StreamName="s", ShardToSplit="shardId-000000000000",
+                            NewStartingHashKey=str(2 ** 127))
+    wait_until(lambda: len(env.kinesis.list_shards(StreamName="s")["Shards"]) == 3,
+               what="children")
+    env.put("s", [{"i": i} for i in range(10, 30)], key=lambda i, it: f"key{i % 3}")
+    wait_until(lambda: len(delivered(out)) == 30, what="every record")
+    order = [(r["shard"], r["item"]["i"], r["pk"]) for c in calls(out) for r in c["records"]]
+    assert [i for shard, i, pk in order[:10]] == list(range(10))
+    assert all(shard == "shardId-000000000000" for shard, i, pk in order[:10])
+    assert all(shard != "shardId-000000000000" for shard, i, pk in order[10:])
+    for key in ("key0", "key1", "key2"):
+        seen = [i for shard, i, pk in order if pk == key]
+        assert seen == sorted(seen)
+
+
+def test_case40_bisect_isolates_the_poison_record(env):
+    arn = env.stream()
+    out = env.function()
+    env.mapping(arn, BatchSize=8, BisectBatchOnFunctionError=True, MaximumRetryAttempts=0)
+    env.put("s", [{"i": i, "fail": i == 6} for i in range(1, 9)])
+    wait_until(lambda: any(c["records"][0]["item"]["i"] == 7 for c in calls(out)),
+               what="records after the poison one")
+    time.sleep(0.5)
+    ok = set()
+    done_before = set()
+    for c in calls(out):
+        ids = [r["item"]["i"] for r in c["records"]]
+        # Never a record before every earlier one is done.
+        assert all(x in done_before or x in ids or x == 6 for x in range(1, min(ids)))
+        if 6 not in ids:
+            ok.update(ids)
+        done_before.update(ids)
+    assert ok == {1, 2, 3, 4, 5, 7, 8}
+    assert [r["item"]["i"] for r in calls(out)[-1]["records"]] == [7, 8]
+    alone = [c for c in calls(out) if [r["item"]["i"] for r in c["records"]] == [6]]
+    assert len(alone) == 1  # MaximumRetryAttempts 0: one invocation of the isolated record
+
+
+def test_case42_whole_batch_retried_then_discarded(env):
+    arn = env.stream()
+    out = env.function()
+    uuid = env.mapping(arn, BatchSize=4, MaximumRetryAttempts=2)
+    env.put("s", [{"i": i, "fail": i == 3} for i in range(1, 5)])
+    wait_until(lambda: len(calls(out)) == 3, what="three attempts")
+    env.put("s", [{"i": 5}])
+    wait_until(lambda: delivered(out)[-1:] == [5], what="the shard to move on")
+    got = calls(out)
+    assert [[r["item"]["i"] for r in c["records"]] for c in got] == \
+        [[1, 2, 3, 4]] * 3 + [[5]]
+    assert env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
+    metrics = env.proc.request("GET", "/metrics")[2].decode()
+    assert f'sluice_esm_discarded_records_total{{mapping="{uuid}",function="f"}} 4' in metrics
+
+
+def test_case43_partial_failure_retries_the_rest_with_a_fresh_count(env):
+    arn = env.stream()
+    out = env.function(REPORT=1)
+    env.mapping(arn, BatchSize=3, MaximumRetryAttempts=3,
+                FunctionResponseTypes=["ReportBatchItemFailures"])
+    env.put("s", [{"i": i, "should_fail": i == 6} for i in range(1, 7)])
+    wait_until(lambda: delivered(out).count(6) == 5, what="five deliveries of record 6")
+    env.put("s", [{"i": 7}])
+    wait_until(lambda: delivered(out)[-1:] == [7], what="the shard to move on")
+    counts = {i: delivered(out).count(i) for i in range(1, 8)}
+    assert counts == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 5, 7: 1}
+
+
+def test_case58_last_processing_result(env):
+    arn = env.stream()
+    env.function()
+    uuid = env.mapping(arn, MaximumRetryAttempts=0)
+    assert env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == \
+        "No records processed"
+    env.put("s", [{"i": 0}])
+    wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
+               "OK", what="OK")
+    env.put("s", [{"i": 1, "fail": True}])
+    wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
+               "PROBLEM: Function call failed", what="PROBLEM")
+
+
+def test_case59_iterator_age_is_exported(env):
+    arn = env.stream()
+    out = env.function()
+    uuid = env.mapping(arn)
+    env.put("s", [{"i": 0, "sleep": 0.3}])
+    wait_until(lambda: calls(out), what="an invocation")
+
+    def age():
+        text = env.proc.request("GET", "/metrics")[2].decode()
+        prefix = f'sluice_esm_iterator_age_ms{{mapping="{uuid}",shard="shardId-000000000000"}} '
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return int(line[len(prefix):])
+        return None
+    value = wait_until(age, what="an IteratorAge sample")
+    assert 300 <= value < 10_000  # put -> finished, the handler slept 0.3 s
+
+
+def test_checkpoints_and_mappings_survive_kill_9(launch, tmp_path):
+    proc = launch(*ESM_FLAGS)
+    env = Env(proc, tmp_path)
+    arn = env.stream()
+    out = env.function()
+    uuid = env.mapping(arn, BatchSize=5)
+    env.put("s", [{"i": i} for i in range(10)])
+    wait_until(lambda: len(delivered(out)) == 10, what="first records")
+    time.sleep(0.3)  # the last checkpoint is written after the invocation returned
+    proc.kill()
+    proc2 = launch(*ESM_FLAGS)  # same data dir
+    env2 = Env(proc2, tmp_path)
+    m = env2.lam.get_event_source_mapping(UUID=uuid)
+    assert m["State"] == "Enabled" and m["BatchSize"] == 5
+    env2.put("s", [{"i": i} for i in range(10, 13)])
+    wait_until(lambda: len(delivered(out)) == 13, what="records after the restart")
+    time.sleep(0.3)
+    assert delivered(out) == list(range(13))
+
+
+def test_case27_events_stay_under_6_mb(env):
+    arn = env.stream()
+    out = env.function(NO_EVENT=1)
+    env.mapping(arn, BatchSize=10000, StartingPosition="LATEST")
+    for i in range(20):
+        # ~900 KB each; the handler reads the JSON before the '|'.
+        env.kinesis.put_record(StreamName="s", PartitionKey="k",
+                               Data=json.dumps({"i": i}).encode() + b"|" + b"x" * 900_000)
+    wait_until(lambda: len(delivered(out)) == 20, what="every large record", timeout=60)
+    got = calls(out)
+    assert delivered(out) == list(range(20))
+    assert all(c["size"] <= 6_291_456 for c in got)
+    assert len(got) >= 4  # 20 x ~1.2 MB of base64 cannot go in fewer events
+
+
+def test_case41_a_timeout_is_a_function_error_and_bisect_proceeds(env):
+    arn = env.stream()
+    out = env.function()
+    env.lam.update_function_configuration(FunctionName="f", Timeout=1)
+    env.mapping(arn, BatchSize=4, BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
+                StartingPosition="LATEST")
+    env.put("s", [{"i": i, "sleep": 3 if i == 2 else 0} for i in range(1, 5)])
+    env.put("s", [{"i": 5}])
+    # Timed-out invocations never write their line; the others do.
+    wait_until(lambda: 5 in delivered(out), what="the record after the slow one", timeout=40)
+    ok = [r["item"]["i"] for c in calls(out) for r in c["records"]]
+    assert sorted(set(ok)) == [1, 3, 4, 5]
+    assert ok.index(1) < ok.index(3) < ok.index(5)
+
+
+def test_case54_parallelization_factor_overlaps_and_keeps_key_order(env):
+    arn = env.stream()
+    out = env.function()
+    env.mapping(arn, ParallelizationFactor=4, BatchSize=5, StartingPosition="LATEST")
+    env.put("s", [{"i": i, "sleep": 1} for i in range(40)], key=lambda i, it: f"key{i % 8}")
+    wait_until(lambda: len(delivered(out)) == 40, what="every record", timeout=60)
+    got = calls(out)
+    spans = [(c["start"], c["end"]) for c in got]
+    most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert 2 <= most <= 4
+    per_key = {}
+    for c in got:
+        for r in c["records"]:
+            per_key.setdefault(r["pk"], []).append(int(r["seq"]))
+    assert len(per_key) == 8
+    assert all(seqs == sorted(seqs) and len(seqs) == 5 for seqs in per_key.values())
