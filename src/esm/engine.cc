@@ -117,6 +117,96 @@ std::optional<stream::StreamKey> stream_of(std::string_view event_source_arn) {
 
 }  // namespace
 
+// Writes checkpoints for every reader of the engine on one thread of its own, in groups: a
+// put() while a write is in flight joins the next write, so a fast mapping costs one catalog
+// transaction per group instead of one per batch, and readers never wait for an fsync. A
+// checkpoint therefore lags its batch by at most one write (docs/esm.md). sync() waits for
+// everything put before it.
+class CheckpointWriter {
+ public:
+  explicit CheckpointWriter(stream::MetadataStore* store)
+      : store_(store), thread_([this] { loop(); }) {}
+  ~CheckpointWriter() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  void put(std::string key, std::string value) {
+    {
+      std::lock_guard lock(mu_);
+      pending_[std::move(key)] = std::move(value);
+      ++put_seq_;
+    }
+    cv_.notify_all();
+  }
+  // Drops what is pending for keys starting with `prefix` (a deleted mapping).
+  void forget(std::string_view prefix) {
+    std::lock_guard lock(mu_);
+    for (auto it = pending_.lower_bound(std::string(prefix));
+         it != pending_.end() && it->first.starts_with(prefix);) {
+      it = pending_.erase(it);
+    }
+  }
+  // True once everything put before the call is durable; false after `deadline` (the store
+  // keeps failing).
+  bool sync(std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    const uint64_t target = put_seq_;
+    return cv_.wait_for(lock, deadline, [&] { return done_seq_ >= target; });
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) {
+        done_seq_ = put_seq_;
+        cv_.notify_all();
+        if (stop_) return;
+        continue;
+      }
+      std::map<std::string, std::string> batch;
+      batch.swap(pending_);
+      const uint64_t target = put_seq_;
+      lock.unlock();
+      std::vector<stream::MetadataStore::Write> writes;
+      writes.reserve(batch.size());
+      for (auto& [key, value] : batch) {
+        writes.push_back({std::string(kCheckpointNs), key, std::move(value)});
+      }
+      const Status s = store_->apply(writes);
+      lock.lock();
+      if (s.ok()) {
+        done_seq_ = target;
+        cv_.notify_all();
+        continue;
+      }
+      // Kept for the next attempt unless a newer value came meanwhile. Readers go on: the
+      // records are processed, and a crash before the retry succeeds repeats them.
+      logger()->error("writing {} checkpoint(s) failed: {}", writes.size(), s.to_string());
+      for (auto& w : writes) pending_.emplace(std::move(w.key), std::move(*w.value));
+      if (stop_) return;
+      cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; });
+    }
+  }
+
+  stream::MetadataStore* const store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::string> pending_;  // GUARDED_BY(mu_); key -> value
+  uint64_t put_seq_ = 0;                        // GUARDED_BY(mu_)
+  uint64_t done_seq_ = 0;                       // GUARDED_BY(mu_)
+  bool stop_ = false;                           // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
 // Counters of one mapping (spec 12), kept across disable/enable.
 struct Counters {
   std::atomic<uint64_t> batches{0};
@@ -260,6 +350,7 @@ struct Engine::Impl {
   FunctionResolver functions;
   const Clock* clock;
   EngineOptions options;
+  std::unique_ptr<CheckpointWriter> checkpoints;  // created by open()
 
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
@@ -306,6 +397,10 @@ struct Engine::Impl {
       it = it->second == run ? runs_by_stream.erase(it) : std::next(it);
     }
     run->stop([this, uuid = e.mapping.uuid, run, then = std::move(then)] {
+      // A later run of the mapping loads its checkpoints from the store: they must be there.
+      if (!checkpoints->sync()) {
+        logger()->error("mapping {}: checkpoints not stored before stopping", uuid);
+      }
       {
         std::lock_guard lock(mu);
         auto it = entries.find(uuid);
@@ -379,11 +474,13 @@ struct Engine::Impl {
   void lock_free_reschedule(const std::string& uuid) { schedule_transition(uuid, 0); }
 
   void finish_delete(const std::string& uuid) {
+    checkpoints->forget(uuid + "/");
+    checkpoints->sync();  // a write in flight may hold the mapping's keys: let it land first
     std::vector<stream::MetadataStore::Write> writes;
     writes.push_back({std::string(kMappingNs), uuid, std::nullopt});
-    auto checkpoints = store->list(kCheckpointNs);
-    if (checkpoints.ok()) {
-      for (const auto& [key, value] : *checkpoints) {
+    auto stored = store->list(kCheckpointNs);
+    if (stored.ok()) {
+      for (const auto& [key, value] : *stored) {
         if (key == uuid || key.starts_with(uuid + "/")) {
           writes.push_back({std::string(kCheckpointNs), key, std::nullopt});
         }
@@ -1015,14 +1112,7 @@ void Reader::complete_prefix(Lane& lane, size_t n) {
   if (last.empty()) return;
   position_.kind = ShardPosition::Kind::kAfter;
   position_.sequence_number = std::move(last);
-  const stream::MetadataStore::Write w{std::string(kCheckpointNs),
-                                       checkpoint_key(run_->uuid, shard_id_),
-                                       encode_position(position_)};
-  Status s = impl_->store->apply(std::span(&w, 1));
-  if (!s.ok()) {
-    // The records were processed; after a restart they come again (at-least-once).
-    logger()->error("mapping {} {}: checkpoint failed: {}", run_->uuid, shard_id_, s.to_string());
-  }
+  impl_->checkpoints->put(checkpoint_key(run_->uuid, shard_id_), encode_position(position_));
 }
 
 void Reader::discard_prefix(Lane& lane, size_t n, std::string_view condition, int32_t invocations) {
@@ -1036,14 +1126,12 @@ void Reader::discard_prefix(Lane& lane, size_t n, std::string_view condition, in
 }
 
 void Reader::shard_done() {
+  // Children start once this is durable: through the writer, so that no older value of the
+  // same key queued there can land after it.
   position_.ended = true;
-  const stream::MetadataStore::Write w{std::string(kCheckpointNs),
-                                       checkpoint_key(run_->uuid, shard_id_),
-                                       encode_position(position_)};
-  Status s = impl_->store->apply(std::span(&w, 1));
-  if (!s.ok()) {
-    logger()->error("mapping {} {}: storing the shard's end failed: {}", run_->uuid, shard_id_,
-                    s.to_string());
+  impl_->checkpoints->put(checkpoint_key(run_->uuid, shard_id_), encode_position(position_));
+  if (!impl_->checkpoints->sync()) {
+    logger()->error("mapping {} {}: storing the shard's end failed", run_->uuid, shard_id_);
     arm_idle(impl_->options.idle_poll_ms);
     return;
   }
@@ -1069,6 +1157,7 @@ Result<std::unique_ptr<Engine>> Engine::open(stream::StreamService* streams,
   impl->functions = std::move(functions);
   impl->clock = clock;
   impl->options = options;
+  impl->checkpoints = std::make_unique<CheckpointWriter>(store);
   SLUICE_ASSIGN_OR_RETURN(auto stored, store->list(kMappingNs));
   for (const auto& [key, value] : stored) {
     SLUICE_ASSIGN_OR_RETURN(Mapping m, decode_mapping(value, key));
@@ -1114,6 +1203,7 @@ void Engine::shutdown() {
     // Batches in flight finish (and checkpoint) unless the invoker takes too long.
     impl.cv.wait_for(lock, std::chrono::seconds(10), [&] { return impl.running_runs == 0; });
   }
+  impl.checkpoints->sync();
   impl.work.reset();
   impl.io.stop();
   for (auto& t : impl.threads) t.join();

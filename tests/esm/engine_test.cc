@@ -87,7 +87,7 @@ class EngineTest : public ::testing::Test {
       if (arn != kFunctionArn) return Status::not_found("no such function");
       return FunctionInfo{std::string(kRole), 3};
     };
-    auto e = Engine::open(&env.svc(), &env.metadata, invoker, functions, &env.clock, o);
+    auto e = Engine::open(&env.svc(), &esm_store, invoker, functions, &env.clock, o);
     ASSERT_TRUE(e.ok()) << e.status();
     engine = std::move(*e);
     engine->start();
@@ -137,6 +137,7 @@ class EngineTest : public ::testing::Test {
   }
 
   ServiceEnv env;
+  stream::testing::MemMetadataStore esm_store;  // the engine's own, so failures hit only it
   std::unique_ptr<Engine> engine;
 };
 
@@ -414,8 +415,8 @@ TEST_F(EngineTest, DeleteForgetsTheMappingAndItsCheckpoints) {
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(removed->state, MappingState::kDeleting);
   ASSERT_TRUE(eventually([&] { return engine->get(uuid).status().is_not_found(); }));
-  EXPECT_EQ(env.metadata.size("esm.mapping"), 0u);
-  EXPECT_EQ(env.metadata.size("esm.checkpoint"), 0u);
+  EXPECT_EQ(esm_store.size("esm.mapping"), 0u);
+  EXPECT_EQ(esm_store.size("esm.checkpoint"), 0u);
 }
 
 TEST_F(EngineTest, ParallelizationFactorOverlapsLanesAndKeepsOrderPerKey) {
@@ -497,6 +498,26 @@ TEST_F(EngineTest, ThrottledRecordsLeaveOnlyByAge) {
   put(1, 2);
   ASSERT_TRUE(invoker.wait_for_calls(calls + 1));
   EXPECT_EQ(data_of(invoker.calls().back()), (std::vector<std::string>{"r1"}));
+}
+
+TEST_F(EngineTest, ACheckpointStoreFailureDelaysTheCheckpointButNotDelivery) {
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  const std::string uuid = create(draft());
+  esm_store.fail_applies(true);
+  put_all(0, 3);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  put_all(3, 5);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  esm_store.fail_applies(false);
+  // The writer retries; once it has landed, a restart resumes after r4.
+  engine->shutdown();
+  engine.reset();
+  put_all(5, 6);
+  ScriptedInvoker again([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&again);
+  ASSERT_TRUE(again.wait_for_calls(1));
+  EXPECT_EQ(data_of(again.calls()[0]), (std::vector<std::string>{"r5"}));
 }
 
 }  // namespace
