@@ -6,10 +6,9 @@
 #include "esm/mapping.h"
 #include "lambda/mapping_api.h"
 
-#include <simdjson.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <simdjson.h>
 #include <string>
 #include <string_view>
 
