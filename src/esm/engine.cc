@@ -218,8 +218,13 @@ struct Counters {
   std::atomic<uint64_t> bisects{0};
   std::atomic<uint64_t> discarded_records{0};
   std::atomic<uint64_t> expired_records{0};
+  struct ShardGauges {
+    std::optional<int64_t> iterator_age_ms;  // after the shard's last finished batch
+    int64_t millis_behind_latest = 0;        // from the shard's last read
+    uint64_t unfinished_records = 0;         // read, not yet done: what a crash would repeat
+  };
   std::mutex mu;
-  std::map<std::string, int64_t> iterator_age_ms;  // GUARDED_BY(mu); by shard id
+  std::map<std::string, ShardGauges> shards;  // GUARDED_BY(mu); by shard id
 };
 
 class Run;
@@ -867,7 +872,14 @@ Result<size_t> Reader::read_more(size_t want) {
       iterator_.clear();
       drained_ = true;
     }
-    run_->counters->records.fetch_add(got->records.size(), std::memory_order_relaxed);
+    Counters& c = *run_->counters;
+    c.records.fetch_add(got->records.size(), std::memory_order_relaxed);
+    {
+      std::lock_guard lock(c.mu);
+      Counters::ShardGauges& g = c.shards[shard_id_];
+      g.millis_behind_latest = got->millis_behind_latest;
+      g.unfinished_records = undone_;
+    }
     return got->records.size();
   }
   return Status::internal("unreachable");
@@ -1032,7 +1044,7 @@ void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t att
     c.batches.fetch_add(1, std::memory_order_relaxed);
     const int64_t age = impl_->clock->now_ms() - at(lane.records[n - 1]).arrival_ms;
     std::lock_guard lock(c.mu);
-    c.iterator_age_ms[shard_id_] = age;
+    c.shards[shard_id_].iterator_age_ms = age;
   };
   switch (result.kind) {
     case BatchResult::Kind::kSuccess:
@@ -1108,6 +1120,10 @@ void Reader::complete_prefix(Lane& lane, size_t n) {
     last = std::move(read_.front().sequence_number);
     read_.pop_front();
     ++first_index_;
+  }
+  {
+    std::lock_guard lock(run_->counters->mu);
+    run_->counters->shards[shard_id_].unfinished_records = undone_;
   }
   if (last.empty()) return;
   position_.kind = ShardPosition::Kind::kAfter;
@@ -1353,16 +1369,30 @@ std::string Engine::metrics_text() const {
           &Counters::discarded_records);
   counter("expired_records_total", "Records discarded as older than MaximumRecordAgeInSeconds.",
           &Counters::expired_records);
-  out +=
-      "# HELP sluice_esm_iterator_age_ms Age of the last record of the shard's last batch when "
-      "it finished.\n# TYPE sluice_esm_iterator_age_ms gauge\n";
-  for (const auto& r : rows) {
-    std::lock_guard lock(r.counters->mu);
-    for (const auto& [shard, age] : r.counters->iterator_age_ms) {
-      out += fmt::format("sluice_esm_iterator_age_ms{{mapping=\"{}\",shard=\"{}\"}} {}\n", r.uuid,
-                         shard, age);
+  const auto gauge = [&](std::string_view name, std::string_view help, auto value_of) {
+    out += fmt::format("# HELP sluice_esm_{} {}\n# TYPE sluice_esm_{} gauge\n", name, help, name);
+    for (const auto& r : rows) {
+      std::lock_guard lock(r.counters->mu);
+      for (const auto& [shard, g] : r.counters->shards) {
+        const std::optional<int64_t> v = value_of(g);
+        if (!v) continue;
+        out += fmt::format("sluice_esm_{}{{mapping=\"{}\",shard=\"{}\"}} {}\n", name, r.uuid, shard,
+                           *v);
+      }
     }
-  }
+  };
+  gauge("iterator_age_ms",
+        "Age of the last record of the shard's last finished batch when it finished.",
+        [](const Counters::ShardGauges& g) { return g.iterator_age_ms; });
+  gauge("millis_behind_latest", "How far the shard's last read was behind its newest record.",
+        [](const Counters::ShardGauges& g) {
+          return std::optional<int64_t>(g.millis_behind_latest);
+        });
+  gauge("checkpoint_lag_records",
+        "Records read and not yet done: the checkpoint's distance behind the reader.",
+        [](const Counters::ShardGauges& g) {
+          return std::optional<int64_t>(static_cast<int64_t>(g.unfinished_records));
+        });
   return out;
 }
 

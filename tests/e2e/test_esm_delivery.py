@@ -382,6 +382,10 @@ def test_case59_iterator_age_is_exported(env):
         return None
     value = wait_until(age, what="an IteratorAge sample")
     assert 300 <= value < 10_000  # put -> finished, the handler slept 0.3 s
+    text = env.proc.request("GET", "/metrics")[2].decode()
+    shard = f'{{mapping="{uuid}",shard="shardId-000000000000"}}'
+    assert f"sluice_esm_checkpoint_lag_records{shard} 0" in text
+    assert f"sluice_esm_millis_behind_latest{shard} " in text
 
 
 def test_checkpoints_and_mappings_survive_kill_9(launch, tmp_path):
@@ -450,3 +454,101 @@ def test_case54_parallelization_factor_overlaps_and_keeps_key_order(env):
             per_key.setdefault(r["pk"], []).append(int(r["seq"]))
     assert len(per_key) == 8
     assert all(seqs == sorted(seqs) and len(seqs) == 5 for seqs in per_key.values())
+
+
+RETURN_HANDLER = '''
+import os
+
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(event["Records"][0]["kinesis"]["sequenceNumber"] + "\\n")
+    if os.environ.get("RAISE"):
+        raise RuntimeError("asked to fail")
+    return eval(os.environ["RETURN"])
+'''
+
+SUCCESSES = ['""', "[]", "None", "{}", '{"batchItemFailures": []}', '{"batchItemFailures": None}']
+FAILURES = ['{"batchItemFailures": [{"itemIdentifier": 123}]}',
+            '{"batchItemFailures": [{"itemIdentifier": ""}]}',
+            '{"batchItemFailures": [{"itemIdentifier": None}]}',
+            '{"batchItemFailures": [{"foo": 123}]}', '{"batchItemFailures": [{"foo": None}]}',
+            "RAISE"]
+
+
+def test_cases44_45_what_a_partial_batch_response_means(env):
+    """One stream, function and mapping per return value (BatchSize 1, MaximumRetryAttempts 2,
+    ReportBatchItemFailures): successes are invoked once, invalid responses and exceptions
+    three times; the next record goes through after each."""
+    outs = {}
+    for n, value in enumerate(SUCCESSES + FAILURES):
+        name = f"r{n}"
+        env.stream(name)
+        out = env.tmp / f"{name}.txt"
+        variables = {"OUT": str(out), "RETURN": "None" if value == "RAISE" else value}
+        if value == "RAISE":
+            variables["RAISE"] = "1"
+        env.lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler",
+                                Role=ROLE, Code={"ZipFile": zip_of({"app.py": RETURN_HANDLER})},
+                                Environment={"Variables": variables})
+        env.mapping(f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}", function=name,
+                    BatchSize=1, MaximumRetryAttempts=2,
+                    FunctionResponseTypes=["ReportBatchItemFailures"])
+        outs[value] = (name, out)
+    firsts = {}
+    for value, (name, out) in outs.items():
+        firsts[value] = env.kinesis.put_record(StreamName=name, PartitionKey="k",
+                                               Data=b"1")["SequenceNumber"]
+    for value, (name, out) in outs.items():
+        expected = 1 if value in SUCCESSES else 3
+        wait_until(lambda: out.exists() and out.read_text().split().count(firsts[value]) ==
+                   expected, what=f"{expected} invocations for {value}", timeout=30)
+        second = env.kinesis.put_record(StreamName=name, PartitionKey="k",
+                                        Data=b"2")["SequenceNumber"]
+        wait_until(lambda: second in out.read_text().split(), what=f"the next record ({value})")
+        assert out.read_text().split().count(firsts[value]) == expected, value
+
+
+def test_stream_deletion_leaves_the_mapping_enabled_with_a_problem(env):
+    arn = env.stream()
+    env.function()
+    uuid = env.mapping(arn)
+    env.kinesis.delete_stream(StreamName="s")
+    wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
+               "PROBLEM: Stream not found", what="the problem", timeout=20)
+    assert env.lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+
+
+def test_in_process_cpp_handler_through_a_mapping(env):
+    """Runtime sluice.cpp (the handler library of tests/runtime/handlers, loaded into the
+    server): batches reach it, and its failures are retried and discarded by policy."""
+    from test_lambda_inprocess import library, zip_with
+    lib = zip_with(library("libtest_handlers_v1.so"))
+    arn = env.stream()
+    for name, symbol in (("echo", "echo"), ("fail", "fail")):
+        env.lam.create_function(FunctionName=name, Runtime="sluice.cpp",
+                                Handler=f"lib/handler.so:{symbol}", Role=ROLE,
+                                Code={"ZipFile": lib})
+    echo = env.mapping(arn, function="echo", BatchSize=100)
+    fail = env.mapping(arn, function="fail", BatchSize=100, MaximumRetryAttempts=1)
+    for start in range(0, 250, 50):
+        env.put("s", [{"i": i} for i in range(start, start + 50)])
+
+    def metric(uuid, label, name):
+        text = env.proc.request("GET", "/metrics")[2].decode()
+        prefix = f'sluice_esm_{name}{{mapping="{uuid}",{label}}} '
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return int(line[len(prefix):])
+        return None
+    shard = 'shard="shardId-000000000000"'
+    wait_until(lambda: metric(echo, 'function="echo"', "records_read_total") == 250 and
+               metric(echo, shard, "checkpoint_lag_records") == 0 and
+               metric(fail, 'function="fail"', "discarded_records_total") == 250,
+               what="both mappings through every record", timeout=30)
+    assert metric(echo, 'function="echo"', "function_errors_total") == 0
+    assert metric(echo, 'function="echo"', "batches_total") >= 3
+    batches_failed = metric(fail, 'function="fail"', "invocations_total")
+    assert metric(fail, 'function="fail"', "function_errors_total") == batches_failed
+    assert batches_failed % 2 == 0 and batches_failed >= 6  # two attempts per batch
+    assert env.lam.get_event_source_mapping(UUID=fail)["LastProcessingResult"] == \
+        "PROBLEM: Function call failed"
