@@ -35,6 +35,9 @@ constexpr std::string_view kCheckpointNs = "esm.checkpoint";
 constexpr std::string_view kResultThrottled = "PROBLEM: Function call throttled";
 constexpr std::string_view kResultFunctionMissing = "PROBLEM: Function not found";
 constexpr std::string_view kResultStreamMissing = "PROBLEM: Stream not found";
+// StateTransitionReason of a change the engine made itself (AWS documents "User initiated"
+// and "Lambda initiated" as the two kinds; Kinesis mappings answer "User action" for the first).
+constexpr std::string_view kLambdaInitiated = "Lambda initiated";
 
 std::shared_ptr<spdlog::logger> logger() { return logging::get("esm"); }
 
@@ -338,6 +341,7 @@ class Run : public std::enable_shared_from_this<Run> {
   std::function<void()> on_stopped_;                        // GUARDED_BY(mu_)
   // Strand-only:
   bool loaded_ = false;
+  int64_t stream_missing_since_ms_ = -1;            // when listing its shards first found no stream
   std::map<std::string, ShardPosition> positions_;  // persisted, by shard id
 };
 
@@ -503,6 +507,20 @@ struct Engine::Impl {
     m.last_modified_ms = clock->now_ms();
     Status s = persist(m);
     if (!s.ok()) logger()->error("mapping {}: storing its state failed: {}", m.uuid, s.to_string());
+  }
+
+  // Disables a mapping on the engine's own account (its stream is gone): Disabling now,
+  // Disabled once its readers have stopped; StateTransitionReason says Lambda did it.
+  void disable_by_engine(const std::string& uuid) {
+    std::lock_guard lock(mu);
+    auto it = entries.find(uuid);
+    if (it == entries.end() || shut_down) return;
+    Entry& e = it->second;
+    if (e.mapping.state != MappingState::kEnabled) return;  // a user change is under way
+    e.mapping.enabled = false;
+    e.mapping.state_transition_reason = std::string(kLambdaInitiated);
+    set_state(e.mapping, MappingState::kDisabling);
+    stop_run(e, [this, uuid] { finish_disable(uuid); });
   }
 
   void set_result(const std::string& uuid, std::string_view result) {
@@ -671,11 +689,23 @@ void Run::discover() {
     });
   };
   if (!failure.ok()) {
-    if (failure.is_not_found()) impl_->set_result(uuid, kResultStreamMissing);
+    if (failure.is_not_found()) {
+      // Right after a deletion the mapping stays Enabled (as AWS answers); once the stream
+      // has stayed gone for a while, Sluice disables the mapping itself (docs/esm.md).
+      const int64_t now = impl_->clock->now_ms();
+      if (stream_missing_since_ms_ < 0) stream_missing_since_ms_ = now;
+      impl_->set_result(uuid, kResultStreamMissing);
+      if (now - stream_missing_since_ms_ >= impl_->options.stream_gone_disable_ms) {
+        logger()->warn("mapping {}: stream {} is gone; disabling the mapping", uuid, stream_arn);
+        impl_->disable_by_engine(uuid);
+        return;
+      }
+    }
     logger()->debug("mapping {}: listing shards failed: {}", uuid, failure.to_string());
     again(impl_->options.idle_poll_ms);
     return;
   }
+  stream_missing_since_ms_ = -1;
   if (!loaded_) {
     auto stored = impl_->store->list(kCheckpointNs);
     if (!stored.ok()) {
@@ -834,7 +864,21 @@ Result<size_t> Reader::read_more(size_t want) {
             break;
         }
       }
-      SLUICE_ASSIGN_OR_RETURN(iterator_, streams.get_shard_iterator(req));
+      auto it = streams.get_shard_iterator(req);
+      if (!it.ok() && it.status().code() == Code::kInvalidArgument &&
+          req.starting_sequence_number && attempt == 0) {
+        // The checkpoint does not belong to this shard any more: the stream was deleted and
+        // created again under the same name. Its records are new: read them all.
+        logger()->warn(
+            "mapping {} {}: checkpoint {} is not of this stream ({}); reading from "
+            "the shard's first record",
+            run_->uuid, shard_id_, *req.starting_sequence_number, it.status().to_string());
+        position_ = ShardPosition{};
+        last_read_.clear();
+        continue;
+      }
+      if (!it.ok()) return it.status();
+      iterator_ = std::move(*it);
     }
     stream::GetRecordsRequest req;
     req.shard_iterator = iterator_;

@@ -30,6 +30,8 @@ struct EngineOptions {
   int64_t retry_base_ms = 1'000;
   int64_t retry_max_ms = 8'000;
   int64_t throttle_wait_ms = 1'000;
+  // A mapping whose stream has been gone this long is disabled by the engine.
+  int64_t stream_gone_disable_ms = 10'000;
 };
 
 // What the engine needs to know of a function besides invoking it.

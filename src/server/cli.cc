@@ -208,6 +208,12 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
                    "and Deleting last")
       ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-stream-gone-disable-ms", config.esm.stream_gone_disable_ms,
+                   "Event source mappings: disable a mapping whose stream has been deleted for "
+                   "this long")
+      ->check(CLI::Range(int64_t{0}, int64_t{86'400'000}))
+      ->capture_default_str();
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "
                       "aside (docs/formats/segment.md)");

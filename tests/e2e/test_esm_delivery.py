@@ -17,7 +17,8 @@ from test_lambda_invoke import zip_of
 # Fast retries and transitions; the behaviour is the same as with the defaults.
 ESM_FLAGS = ("--esm-retry-base-ms", "100", "--esm-retry-max-ms", "400",
              "--esm-throttle-wait-ms", "100", "--esm-transition-delay-ms", "50",
-             "--esm-idle-poll-ms", "200", "--transition-delay-ms", "0")
+             "--esm-idle-poll-ms", "200", "--transition-delay-ms", "0",
+             "--esm-stream-gone-disable-ms", "2000")
 
 # Writes {"start", "end", "request_id", "records": [...], "event"} per invocation, then
 # fails, sleeps or reports failures as the records' data ask.
@@ -512,10 +513,26 @@ def test_stream_deletion_leaves_the_mapping_enabled_with_a_problem(env):
     arn = env.stream()
     env.function()
     uuid = env.mapping(arn)
+    env.put("s", [{"i": 0}])
+    wait_until(lambda: delivered(env.tmp / "f.jsonl") == [0], what="a first record")
     env.kinesis.delete_stream(StreamName="s")
     wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
                "PROBLEM: Stream not found", what="the problem", timeout=20)
     assert env.lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+    # Gone for longer than --esm-stream-gone-disable-ms: disabled by Sluice, not by the user.
+    env.wait_state(uuid, "Disabled")
+    m = env.lam.get_event_source_mapping(UUID=uuid)
+    assert m["StateTransitionReason"] == "Lambda initiated"
+    assert m["LastProcessingResult"] == "PROBLEM: Stream not found"
+    # A new stream of the same name: enabled again, the mapping reads it from the start.
+    out = env.tmp / "f.jsonl"
+    before = len(delivered(out))
+    wait_until(lambda: not env.kinesis.list_streams()["StreamNames"], what="the old stream gone")
+    env.stream()
+    env.put("s", [{"i": 100}, {"i": 101}])
+    env.lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    env.wait_state(uuid, "Enabled")
+    wait_until(lambda: delivered(out)[before:] == [100, 101], what="the new stream's records")
 
 
 def test_in_process_cpp_handler_through_a_mapping(env):
