@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <ctime>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -48,22 +50,31 @@ struct ShardPosition {
   int64_t timestamp_ms = 0;     // kAtTimestamp
   std::string sequence_number;  // kAfter: the last record that is done
   bool ended = false;           // a closed shard read and done to its end
+  // Tumbling windows (spec 10): the open window's start and the state the function returned
+  // last in it (a JSON object), so that a restart continues the window where it was.
+  std::optional<int64_t> window_start_ms;
+  std::string window_state;
 
   bool operator==(const ShardPosition&) const = default;
 };
 
 std::string encode_position(const ShardPosition& p) {
+  std::string window;
+  if (p.window_start_ms) {
+    window = fmt::format(R"(,"window_start_ms":{},"window_state":{})", *p.window_start_ms,
+                         p.window_state.empty() ? "{}" : p.window_state);
+  }
   switch (p.kind) {
     case ShardPosition::Kind::kTrimHorizon:
-      return fmt::format(R"({{"v":1,"start":"TRIM_HORIZON","ended":{}}})", p.ended);
+      return fmt::format(R"({{"v":1,"start":"TRIM_HORIZON","ended":{}{}}})", p.ended, window);
     case ShardPosition::Kind::kAtTimestamp:
-      return fmt::format(R"({{"v":1,"start":"AT_TIMESTAMP","timestamp_ms":{},"ended":{}}})",
-                         p.timestamp_ms, p.ended);
+      return fmt::format(R"({{"v":1,"start":"AT_TIMESTAMP","timestamp_ms":{},"ended":{}{}}})",
+                         p.timestamp_ms, p.ended, window);
     case ShardPosition::Kind::kAfter:
       break;
   }
-  return fmt::format(R"({{"v":1,"start":"AFTER","sequence_number":"{}","ended":{}}})",
-                     p.sequence_number, p.ended);
+  return fmt::format(R"({{"v":1,"start":"AFTER","sequence_number":"{}","ended":{}{}}})",
+                     p.sequence_number, p.ended, window);
 }
 
 Result<ShardPosition> decode_position(std::string_view json, std::string_view key) {
@@ -94,8 +105,33 @@ Result<ShardPosition> decode_position(std::string_view json, std::string_view ke
   } else {
     return bad();
   }
+  int64_t window_start = 0;
+  if (doc["window_start_ms"].get(window_start) == simdjson::SUCCESS) {
+    simdjson::dom::object state;
+    if (doc["window_state"].get(state) != simdjson::SUCCESS) return bad();
+    p.window_start_ms = window_start;
+    p.window_state = simdjson::minify(state);
+  }
   return p;
 }
+
+// "2026-01-01T00:00:00Z": a tumbling window's edge (spec 2.2).
+std::string iso8601_seconds(int64_t unix_ms) {
+  const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+// The epoch-aligned window of `arrival_ms` (spec 10).
+int64_t window_of(int64_t arrival_ms, int32_t window_s) {
+  const int64_t w = int64_t{window_s} * 1000;
+  return arrival_ms >= 0 ? arrival_ms / w * w : -((-arrival_ms + w - 1) / w) * w;
+}
+
+// The largest state a function may carry through a window (spec 10: 1 MB per shard).
+constexpr size_t kMaxWindowStateBytes = 1024 * 1024;
 
 // FNV-1a: a hash that is the same in every build and run.
 uint64_t fnv1a(std::string_view bytes) {
@@ -255,6 +291,13 @@ class Reader : public std::enable_shared_from_this<Reader> {
   struct Unit {
     size_t count = 0;
     int32_t attempts = 0;
+    bool final_invoke = false;  // a tumbling window's last invocation (may have no records)
+  };
+  // The open tumbling window of the shard (spec 10), when the mapping has them.
+  struct TumblingWindow {
+    int64_t start_ms = 0;
+    std::string state = "{}";       // what the function returned last in this window
+    bool terminated_early = false;  // the state outgrew its limit: say so in the next event
   };
   enum class Wait { kNone, kWindow, kBackoff };
   // One of ParallelizationFactor sub-streams of the shard (spec 7): the records whose
@@ -283,6 +326,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
   // every lane.
   void complete_prefix(Lane& lane, size_t n);
   void discard_prefix(Lane& lane, size_t n, std::string_view condition, int32_t invocations);
+  void store_position();  // puts position_ (with the open window) to the checkpoint writer
   void arm_lane(Lane& lane, Wait kind, int64_t ms);
   void arm_idle(int64_t ms);
   bool any_in_flight() const;
@@ -308,6 +352,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
   uint64_t first_index_ = 0;
   size_t undone_ = 0;  // records of read_ not done
   std::vector<std::unique_ptr<Lane>> lanes_;
+  std::optional<TumblingWindow> window_;
 };
 
 // The readers of one enabled mapping and the discovery of its shards (spec 3.1, 3.3).
@@ -775,7 +820,11 @@ Reader::Reader(Engine::Impl* impl, std::shared_ptr<Run> run, std::string shard_i
       shard_id_(std::move(shard_id)),
       position_(std::move(start)),
       strand_(asio::make_strand(impl->io)),
-      idle_timer_(strand_) {}
+      idle_timer_(strand_) {
+  if (position_.window_start_ms) {
+    window_ = TumblingWindow{*position_.window_start_ms, position_.window_state, false};
+  }
+}
 
 void Reader::start() {
   asio::post(strand_, [self = shared_from_this()] { self->pump(); });
@@ -943,7 +992,10 @@ void Reader::pump() {
   const std::shared_ptr<const Mapping> cfg = run_->config();
   const size_t batch_size = static_cast<size_t>(std::max(cfg->batch_size, 1));
   // Tumbling windows need one lane (spec 7); they are not applied yet.
-  const size_t lanes = static_cast<size_t>(std::clamp(cfg->parallelization_factor, 1, 10));
+  // With tumbling windows the shard is one lane: the state belongs to the shard (spec 7).
+  const size_t lanes = cfg->tumbling_window_s > 0
+                           ? 1
+                           : static_cast<size_t>(std::clamp(cfg->parallelization_factor, 1, 10));
   if (lanes_.size() != lanes && read_.empty() && !any_in_flight()) {
     // (Re)built only between batches: a factor changed by an update applies from here on.
     lanes_.clear();
@@ -968,7 +1020,7 @@ void Reader::pump() {
   }
   for (auto& lane : lanes_) pump_lane(*lane, *cfg);
   if (finished_ || stopping_) return;
-  if (drained_ && undone_ == 0 && !any_in_flight()) {
+  if (drained_ && undone_ == 0 && !any_in_flight() && !window_) {
     shard_done();
     return;
   }
@@ -984,13 +1036,40 @@ void Reader::pump_lane(Lane& lane, const Mapping& cfg) {
     lane.wait = Wait::kNone;
   }
   if (lane.units.empty()) {
+    const int64_t now = impl_->clock->now_ms();
+    int64_t tumbling_end = std::numeric_limits<int64_t>::max();
+    if (cfg.tumbling_window_s > 0) {
+      const int64_t w = int64_t{cfg.tumbling_window_s} * 1000;
+      if (!window_ && !lane.records.empty()) {
+        window_ =
+            TumblingWindow{window_of(at(lane.records.front()).arrival_ms, cfg.tumbling_window_s)};
+      }
+      if (window_) {
+        tumbling_end = window_->start_ms + w;
+        // Over when its time has passed or a later record came, and all of it was delivered:
+        // the final invocation with the state (spec 10).
+        const bool over = lane.records.empty()
+                              ? now >= tumbling_end || drained_
+                              : window_of(at(lane.records.front()).arrival_ms,
+                                          cfg.tumbling_window_s) != window_->start_ms;
+        if (over) {
+          lane.units.push_back(Unit{0, 0, true});
+          invoke_front(lane, cfg);
+          return;
+        }
+        if (lane.records.empty()) {
+          arm_lane(lane, Wait::kWindow, tumbling_end - now);
+          return;
+        }
+      }
+    }
     if (lane.records.empty()) return;
     const size_t batch_size = static_cast<size_t>(std::max(cfg.batch_size, 1));
-    const int64_t now = impl_->clock->now_ms();
     const int64_t window_end = lane.window_start_ms + int64_t{cfg.maximum_batching_window_s} * 1000;
     const bool full = lane.records.size() >= batch_size || lane.bytes >= kMaxEventBytes;
-    if (!full && !drained_ && cfg.maximum_batching_window_s > 0 && now < window_end) {
-      arm_lane(lane, Wait::kWindow, window_end - now);
+    if (!full && !drained_ && cfg.maximum_batching_window_s > 0 && now < window_end &&
+        now < tumbling_end) {
+      arm_lane(lane, Wait::kWindow, std::min(window_end, tumbling_end) - now);
       return;
     }
     form_unit(lane, cfg);
@@ -1006,8 +1085,11 @@ void Reader::form_unit(Lane& lane, const Mapping& cfg) {
   const size_t batch_size = static_cast<size_t>(std::max(cfg.batch_size, 1));
   size_t n = 0;
   size_t bytes = event_overhead_bytes();
+  if (window_) bytes += window_->state.size() + 512;  // the window envelope (spec 2.2)
   while (n < lane.records.size() && n < batch_size) {
-    const size_t add = at(lane.records[n]).event_bytes + (n > 0 ? 1 : 0);
+    const Record& r = at(lane.records[n]);
+    if (window_ && window_of(r.arrival_ms, cfg.tumbling_window_s) != window_->start_ms) break;
+    const size_t add = r.event_bytes + (n > 0 ? 1 : 0);
     if (bytes + add > kMaxEventBytes) break;
     bytes += add;
     ++n;
@@ -1062,6 +1144,15 @@ void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
   inv.function_arn = function_arn;
   inv.deadline = std::chrono::system_clock::now() + std::chrono::seconds(info->timeout_s);
   inv.payload = build_event(records, source);
+  if (window_ && cfg.tumbling_window_s > 0) {
+    inv.payload.pop_back();  // the closing '}' of {"Records":[...]}
+    inv.payload += fmt::format(
+        R"(,"window":{{"start":"{}","end":"{}"}},"state":{},"shardId":"{}","eventSourceARN":"{}",)"
+        R"("isFinalInvokeForWindow":{},"isWindowTerminatedEarly":{}}})",
+        iso8601_seconds(window_->start_ms),
+        iso8601_seconds(window_->start_ms + int64_t{cfg.tumbling_window_s} * 1000), window_->state,
+        shard_id_, run_->stream_arn, unit.final_invoke, window_->terminated_early);
+  }
   lane.in_flight = true;
   run_->counters->invocations.fetch_add(1, std::memory_order_relaxed);
   impl_->invoker->invoke(std::move(inv), [self = shared_from_this(), lane = &lane,
@@ -1080,12 +1171,29 @@ void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t att
   std::vector<std::string_view> seqs;
   seqs.reserve(unit.count);
   for (size_t i = 0; i < unit.count; ++i) seqs.push_back(at(lane.records[i]).sequence_number);
-  const BatchResult result = classify(outcome, cfg->report_batch_item_failures, seqs);
+  BatchResult result = classify(outcome, cfg->report_batch_item_failures, seqs);
+  // Tumbling windows: the response must carry the new state as a JSON object (spec 10).
+  std::optional<std::string> new_state;
+  if (window_ && cfg->tumbling_window_s > 0 &&
+      (result.kind == BatchResult::Kind::kSuccess || result.kind == BatchResult::Kind::kPartial)) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object response;
+    simdjson::dom::object state;
+    if (parser.parse(outcome.payload).get(response) == simdjson::SUCCESS &&
+        response["state"].get(state) == simdjson::SUCCESS) {
+      new_state = simdjson::minify(state);
+    } else {
+      result = BatchResult{BatchResult::Kind::kFunctionError, 0, std::nullopt};
+    }
+  }
+  const bool final_invoke = unit.final_invoke;
   const FailurePolicy policy{cfg->bisect_batch_on_function_error, cfg->maximum_retry_attempts};
-  const Decision d = decide(result, unit.count, attempts_before, policy);
+  // A final window invocation has no records; it is retried or given up like one record.
+  const Decision d = decide(result, std::max<size_t>(unit.count, 1), attempts_before, policy);
   Counters& c = *run_->counters;
   const auto batch_finished = [&](size_t n) {
     c.batches.fetch_add(1, std::memory_order_relaxed);
+    if (n == 0) return;
     const int64_t age = impl_->clock->now_ms() - at(lane.records[n - 1]).arrival_ms;
     std::lock_guard lock(c.mu);
     c.shards[shard_id_].iterator_age_ms = age;
@@ -1104,6 +1212,15 @@ void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t att
       impl_->set_result(run_->uuid, outcome.payload == "ResourceNotFound" ? kResultFunctionMissing
                                                                           : kResultThrottled);
       break;
+  }
+  if (new_state && (d.kind == Decision::Kind::kDone || d.kind == Decision::Kind::kAdvance)) {
+    window_->terminated_early = new_state->size() > kMaxWindowStateBytes;
+    window_->state = window_->terminated_early ? "{}" : std::move(*new_state);
+    if (final_invoke && d.kind == Decision::Kind::kDone) window_.reset();
+  }
+  if (final_invoke && d.kind == Decision::Kind::kDiscard) window_.reset();
+  if (final_invoke && (d.kind == Decision::Kind::kDone || d.kind == Decision::Kind::kDiscard)) {
+    store_position();  // the window is gone from the checkpoint
   }
   switch (d.kind) {
     case Decision::Kind::kDone:
@@ -1172,10 +1289,26 @@ void Reader::complete_prefix(Lane& lane, size_t n) {
   if (last.empty()) return;
   position_.kind = ShardPosition::Kind::kAfter;
   position_.sequence_number = std::move(last);
+  store_position();
+}
+
+void Reader::store_position() {
+  position_.window_start_ms.reset();
+  position_.window_state.clear();
+  if (window_) {
+    position_.window_start_ms = window_->start_ms;
+    position_.window_state = window_->state;
+  }
   impl_->checkpoints->put(checkpoint_key(run_->uuid, shard_id_), encode_position(position_));
 }
 
 void Reader::discard_prefix(Lane& lane, size_t n, std::string_view condition, int32_t invocations) {
+  if (n == 0) {  // a tumbling window's final invocation: its state is dropped
+    logger()->warn(
+        "mapping {} {}: giving up the final invocation of a window ({}, {} invocation(s))",
+        run_->uuid, shard_id_, condition, invocations);
+    return;
+  }
   run_->counters->discarded_records.fetch_add(n, std::memory_order_relaxed);
   logger()->warn(
       "mapping {} {}: discarding {} record(s) {}..{} ({}, {} invocation(s)); no on-failure "

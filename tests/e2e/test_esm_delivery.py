@@ -569,3 +569,75 @@ def test_in_process_cpp_handler_through_a_mapping(env):
     assert batches_failed % 2 == 0 and batches_failed >= 6  # two attempts per batch
     assert env.lam.get_event_source_mapping(UUID=fail)["LastProcessingResult"] == \
         "PROBLEM: Function call failed"
+
+
+WINDOW_HANDLER = '''
+import json, os, time
+
+def handler(event, context):
+    line = {"window": event["window"], "state": event["state"], "final": event["isFinalInvokeForWindow"],
+            "early": event["isWindowTerminatedEarly"], "shard": event["shardId"],
+            "arrivals": [r["kinesis"]["approximateArrivalTimestamp"] for r in event["Records"]]}
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(line) + "\\n")
+    if os.environ.get("NO_STATE"):
+        return {"batchItemFailures": []}
+    return {"state": {"count": event["state"].get("count", 0) + len(event["Records"])}}
+'''
+
+
+def iso_to_epoch(text):
+    import datetime
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_case55_tumbling_windows_carry_state_and_end_with_a_final_invocation(env):
+    arn = env.stream()
+    out = env.tmp / "w.jsonl"
+    env.lam.create_function(FunctionName="w", Runtime="python3.11", Handler="app.handler",
+                            Role=ROLE, Code={"ZipFile": zip_of({"app.py": WINDOW_HANDLER})},
+                            Environment={"Variables": {"OUT": str(out)}})
+    env.mapping(arn, function="w", TumblingWindowInSeconds=2, StartingPosition="LATEST")
+    put = 0
+    end = time.time() + 5
+    while time.time() < end:
+        env.put("s", [{"i": put}])
+        put += 1
+        time.sleep(0.25)
+    lines = lambda: [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
+    wait_until(lambda: sum(len(x["arrivals"]) for x in lines()) == put and
+               sum(1 for x in lines() if x["final"]) >= 3, what="every record and final calls",
+               timeout=20)
+    windows = {}
+    for x in lines():
+        start, stop = iso_to_epoch(x["window"]["start"]), iso_to_epoch(x["window"]["end"])
+        assert stop - start == 2
+        assert all(start <= t < stop for t in x["arrivals"])
+        windows.setdefault(x["window"]["start"], []).append(x)
+    for start, calls in windows.items():
+        finals = [c for c in calls if c["final"]]
+        if not finals:
+            continue  # the last window may still be open
+        assert len(finals) == 1 and calls[-1]["final"]
+        assert calls[0]["state"] == {}
+        count = 0
+        for c in calls:
+            assert c["state"] == ({} if count == 0 and c is calls[0] else {"count": count})
+            count += len(c["arrivals"])
+        assert finals[0]["arrivals"] == [] and finals[0]["state"] == {"count": count}
+
+
+def test_case56_a_window_response_without_state_is_retried(env):
+    arn = env.stream()
+    out = env.tmp / "w.jsonl"
+    env.lam.create_function(FunctionName="w", Runtime="python3.11", Handler="app.handler",
+                            Role=ROLE, Code={"ZipFile": zip_of({"app.py": WINDOW_HANDLER})},
+                            Environment={"Variables": {"OUT": str(out), "NO_STATE": "1"}})
+    uuid = env.mapping(arn, function="w", TumblingWindowInSeconds=60, MaximumRetryAttempts=2,
+                       StartingPosition="LATEST")
+    env.put("s", [{"i": 0}])
+    wait_until(lambda: out.exists() and len(out.read_text().splitlines()) == 3,
+               what="three attempts")
+    wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
+               "PROBLEM: Function call failed", what="the failure")

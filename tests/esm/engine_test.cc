@@ -520,5 +520,139 @@ TEST_F(EngineTest, ACheckpointStoreFailureDelaysTheCheckpointButNotDelivery) {
   EXPECT_EQ(data_of(again.calls()[0]), (std::vector<std::string>{"r5"}));
 }
 
+// The window fields of a tumbling-window event (spec 2.2).
+struct WindowEvent {
+  size_t records = 0;
+  std::string start, end, state;
+  bool final_invoke = false;
+  bool terminated_early = false;
+};
+
+WindowEvent window_event(const function::Invocation& inv) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(inv.payload);
+  WindowEvent w;
+  w.records = doc["Records"].get_array().size();
+  w.start = std::string(doc["window"]["start"].get_string().value());
+  w.end = std::string(doc["window"]["end"].get_string().value());
+  w.state = simdjson::minify(doc["state"]);
+  w.final_invoke = doc["isFinalInvokeForWindow"].get_bool();
+  w.terminated_early = doc["isWindowTerminatedEarly"].get_bool();
+  EXPECT_EQ(std::string_view(doc["shardId"].get_string().value()), "shardId-000000000000");
+  return w;
+}
+
+// A function that counts records into {"count": n}.
+function::InvokeOutcome count_into_state(const function::Invocation& inv) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(inv.payload);
+  int64_t count = 0;
+  if (doc["state"]["count"].get(count) != simdjson::SUCCESS) count = 0;  // a fresh state
+  count += static_cast<int64_t>(doc["Records"].get_array().size());
+  return ScriptedInvoker::ok(fmt::format(R"({{"state":{{"count":{}}}}})", count));
+}
+
+TEST_F(EngineTest, TumblingWindowCarriesStateAndEndsWithAFinalInvocation) {
+  ScriptedInvoker invoker([](const auto& inv, size_t) { return count_into_state(inv); });
+  open_engine(&invoker);
+  Mapping m = draft(StartingPosition::kTrimHorizon);
+  m.tumbling_window_s = 60;
+  create(m);
+  // ManualClock starts at 1'700'000'000'000 ms = 22:13:20Z: in the window [22:13:00Z, 22:14:00Z).
+  put_all(0, 3);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  put_all(3, 5);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  env.clock.advance_ms(40'000);  // the window is over
+  ASSERT_TRUE(invoker.wait_for_calls(3));
+  put_all(5, 6);  // the next window
+  ASSERT_TRUE(invoker.wait_for_calls(4));
+  const auto calls = invoker.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  const WindowEvent a = window_event(calls[0]);
+  const WindowEvent b = window_event(calls[1]);
+  const WindowEvent fin = window_event(calls[2]);
+  const WindowEvent next = window_event(calls[3]);
+  EXPECT_EQ(a.start, "2023-11-14T22:13:00Z");
+  EXPECT_EQ(a.end, "2023-11-14T22:14:00Z");
+  EXPECT_EQ(a.records, 3u);
+  EXPECT_EQ(a.state, "{}");
+  EXPECT_FALSE(a.final_invoke);
+  EXPECT_EQ(b.records, 2u);
+  EXPECT_EQ(b.state, R"({"count":3})");
+  EXPECT_EQ(fin.records, 0u);
+  EXPECT_TRUE(fin.final_invoke);
+  EXPECT_EQ(fin.state, R"({"count":5})");
+  EXPECT_EQ(fin.start, a.start);
+  EXPECT_EQ(next.start, "2023-11-14T22:14:00Z");
+  EXPECT_EQ(next.state, "{}");
+  EXPECT_EQ(next.records, 1u);
+  EXPECT_FALSE(next.final_invoke);
+}
+
+TEST_F(EngineTest, TumblingWindowResponseWithoutStateIsAFunctionError) {
+  ScriptedInvoker invoker([](const auto& inv, size_t index) {
+    return index == 0 ? ScriptedInvoker::ok("null") : count_into_state(inv);
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.tumbling_window_s = 60;
+  m.maximum_retry_attempts = 3;
+  const std::string uuid = create(m);
+  put_all(0, 2);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  const auto calls = invoker.calls();
+  EXPECT_EQ(window_event(calls[0]).records, 2u);
+  EXPECT_EQ(window_event(calls[1]).records, 2u);  // the same batch again
+  EXPECT_EQ(window_event(calls[1]).state, "{}");
+  EXPECT_NE(engine->metrics_text().find(fmt::format(
+                "sluice_esm_function_errors_total{{mapping=\"{}\",function=\"f\"}} 1", uuid)),
+            std::string::npos);
+}
+
+TEST_F(EngineTest, TumblingWindowStateOverOneMegabyteStartsAfresh) {
+  ScriptedInvoker invoker([](const auto&, size_t index) {
+    if (index == 0) {
+      return ScriptedInvoker::ok(R"({"state":{"big":")" + std::string(1024 * 1024, 'x') + R"("}})");
+    }
+    return ScriptedInvoker::ok(R"({"state":{"small":1}})");
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.tumbling_window_s = 60;
+  create(m);
+  put_all(0, 1);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  put_all(1, 2);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  const WindowEvent second = window_event(invoker.calls()[1]);
+  EXPECT_TRUE(second.terminated_early);
+  EXPECT_EQ(second.state, "{}");
+  put_all(2, 3);
+  ASSERT_TRUE(invoker.wait_for_calls(3));
+  const WindowEvent third = window_event(invoker.calls()[2]);
+  EXPECT_FALSE(third.terminated_early);
+  EXPECT_EQ(third.state, R"({"small":1})");
+}
+
+TEST_F(EngineTest, TumblingWindowStateSurvivesARestart) {
+  {
+    ScriptedInvoker invoker([](const auto& inv, size_t) { return count_into_state(inv); });
+    open_engine(&invoker);
+    Mapping m = draft();
+    m.tumbling_window_s = 60;
+    create(m);
+    put_all(0, 3);
+    ASSERT_TRUE(invoker.wait_for_calls(1));
+    engine->shutdown();
+    engine.reset();
+  }
+  ScriptedInvoker invoker([](const auto& inv, size_t) { return count_into_state(inv); });
+  open_engine(&invoker);
+  put_all(3, 4);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  EXPECT_EQ(window_event(invoker.calls()[0]).state, R"({"count":3})");
+}
+
 }  // namespace
 }  // namespace sluice::esm
