@@ -5,6 +5,7 @@
 #include "esm/batch_result.h"
 #include "esm/event_builder.h"
 #include "esm/failure_policy.h"
+#include "esm/filter.h"
 #include "stream/identifiers.h"
 
 #include <boost/asio/bind_executor.hpp>
@@ -257,6 +258,7 @@ struct Counters {
   std::atomic<uint64_t> bisects{0};
   std::atomic<uint64_t> discarded_records{0};
   std::atomic<uint64_t> expired_records{0};
+  std::atomic<uint64_t> filtered_records{0};
   struct ShardGauges {
     std::optional<int64_t> iterator_age_ms;  // after the shard's last finished batch
     int64_t millis_behind_latest = 0;        // from the shard's last read
@@ -326,7 +328,8 @@ class Reader : public std::enable_shared_from_this<Reader> {
   // every lane.
   void complete_prefix(Lane& lane, size_t n);
   void discard_prefix(Lane& lane, size_t n, std::string_view condition, int32_t invocations);
-  void store_position();  // puts position_ (with the open window) to the checkpoint writer
+  void store_position();      // puts position_ (with the open window) to the checkpoint writer
+  void advance_checkpoint();  // past the done prefix of read_, if it grew
   void arm_lane(Lane& lane, Wait kind, int64_t ms);
   void arm_idle(int64_t ms);
   bool any_in_flight() const;
@@ -365,6 +368,8 @@ class Run : public std::enable_shared_from_this<Run> {
   void wake();
   void set_config(const Mapping& m);
   std::shared_ptr<const Mapping> config() const;
+  // The mapping's FilterCriteria, compiled; empty passes every record.
+  std::shared_ptr<const FilterSet> filters() const;
   void reader_finished(const std::string& shard_id, bool shard_ended);
 
   const std::string uuid;
@@ -381,6 +386,7 @@ class Run : public std::enable_shared_from_this<Run> {
   asio::steady_timer timer_;
   mutable std::mutex mu_;
   std::shared_ptr<const Mapping> config_;                   // GUARDED_BY(mu_)
+  std::shared_ptr<const FilterSet> filters_;                // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Reader>> readers_;  // GUARDED_BY(mu_)
   bool stopping_ = false;                                   // GUARDED_BY(mu_)
   std::function<void()> on_stopped_;                        // GUARDED_BY(mu_)
@@ -600,7 +606,9 @@ Run::Run(Engine::Impl* impl, const Mapping& m, stream::StreamKey key,
       impl_(impl),
       strand_(asio::make_strand(impl->io)),
       timer_(strand_),
-      config_(std::make_shared<const Mapping>(m)) {}
+      config_(std::make_shared<const Mapping>(m)) {
+  set_config(m);
+}
 
 void Run::start() {
   asio::post(strand_, [self = shared_from_this()] { self->discover(); });
@@ -611,9 +619,22 @@ std::shared_ptr<const Mapping> Run::config() const {
   return config_;
 }
 
+std::shared_ptr<const FilterSet> Run::filters() const {
+  std::lock_guard lock(mu_);
+  return filters_;
+}
+
 void Run::set_config(const Mapping& m) {
+  // The control plane validated every pattern; one that fails here (a store written by
+  // another version) filters nothing rather than dropping records.
+  auto compiled = FilterSet::compile(m.filter_patterns);
+  if (!compiled.ok()) {
+    logger()->error("mapping {}: its filter criteria do not compile ({}); not filtering", m.uuid,
+                    compiled.status().to_string());
+  }
   std::lock_guard lock(mu_);
   config_ = std::make_shared<const Mapping>(m);
+  filters_ = std::make_shared<const FilterSet>(compiled.ok() ? std::move(*compiled) : FilterSet());
 }
 
 void Run::wake() {
@@ -940,7 +961,21 @@ Result<size_t> Reader::read_more(size_t want) {
     }
     const EventSource source{shard_id_, run_->stream_arn, run_->stream.region, ""};
     const int64_t now = impl_->clock->now_ms();
+    const std::shared_ptr<const FilterSet> filters = run_->filters();
+    size_t filtered = 0;
     for (const auto& r : got->records) {
+      if (!filters->empty() &&
+          !filters->matches(
+              FilterRecord{r.partition_key, r.sequence_number.view(), r.arrival_ms, r.data})) {
+        // Filtered out (spec 4.2): done at once, never delivered, counts toward nothing.
+        Record skipped;
+        skipped.sequence_number = std::string(r.sequence_number.view());
+        skipped.done = true;
+        last_read_ = skipped.sequence_number;
+        read_.push_back(std::move(skipped));
+        ++filtered;
+        continue;
+      }
       Record rec{std::string(r.sequence_number.view()),
                  r.arrival_ms,
                  std::string(r.partition_key),
@@ -967,6 +1002,8 @@ Result<size_t> Reader::read_more(size_t want) {
     }
     Counters& c = *run_->counters;
     c.records.fetch_add(got->records.size(), std::memory_order_relaxed);
+    c.filtered_records.fetch_add(filtered, std::memory_order_relaxed);
+    if (filtered > 0) advance_checkpoint();
     {
       std::lock_guard lock(c.mu);
       Counters::ShardGauges& g = c.shards[shard_id_];
@@ -1274,6 +1311,10 @@ void Reader::complete_prefix(Lane& lane, size_t n) {
     lane.bytes -= r.event_bytes;
     lane.records.pop_front();
   }
+  advance_checkpoint();
+}
+
+void Reader::advance_checkpoint() {
   // The checkpoint: the last record of the done prefix of the shard (spec 7: every record at
   // or below it is done in every lane).
   std::string last;
@@ -1544,6 +1585,8 @@ std::string Engine::metrics_text() const {
   counter("bisects_total", "Failed batches split in two.", &Counters::bisects);
   counter("discarded_records_total", "Records discarded by the retry or age policy.",
           &Counters::discarded_records);
+  counter("filtered_records_total", "Records dropped by the mapping's filter criteria.",
+          &Counters::filtered_records);
   counter("expired_records_total", "Records discarded as older than MaximumRecordAgeInSeconds.",
           &Counters::expired_records);
   const auto gauge = [&](std::string_view name, std::string_view help, auto value_of) {

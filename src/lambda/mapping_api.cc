@@ -1,6 +1,7 @@
 #include "lambda/mapping_api.h"
 
 #include "base/base64.h"
+#include "esm/filter.h"
 #include "function/function.h"
 
 #include <fmt/format.h>
@@ -352,18 +353,6 @@ void read_metrics_config(FieldReader& r, MappingFields& out) {
   }
 }
 
-// The JSON value of a filter pattern: a non-empty object whose leaves are arrays or objects.
-bool valid_pattern_value(Dom v, int depth) {
-  if (depth > 32) return false;
-  simdjson::dom::object obj;
-  if (v.get_object().get(obj) != simdjson::SUCCESS) return false;
-  for (auto field : obj) {
-    if (field.value.is_array()) continue;
-    if (!valid_pattern_value(field.value, depth + 1)) return false;
-  }
-  return true;
-}
-
 // The ResourceConflictException text of spec 1.5 step 10.
 std::string conflict_message(const esm::Mapping& existing) {
   return fmt::format(
@@ -667,11 +656,7 @@ void apply_update(const MappingFields& f, const std::optional<std::string>& func
 }
 
 bool valid_filter_pattern(std::string_view pattern) {
-  if (pattern.empty()) return false;
-  simdjson::dom::parser parser;
-  Dom root;
-  if (parser.parse(pattern.data(), pattern.size()).get(root) != simdjson::SUCCESS) return false;
-  return valid_pattern_value(root, 0);
+  return esm::FilterSet::validate(pattern).ok();  // the whole grammar of spec 11.3
 }
 
 bool valid_on_failure_destination(std::string_view arn) {

@@ -104,8 +104,7 @@ std::optional<ApiError> check_update(const MappingFields& fields, const Identity
 void apply_update(const MappingFields& fields, const std::optional<std::string>& function_arn,
                   esm::Mapping& mapping);
 
-// Spec 1.5 step 9, for now: a pattern is valid iff it is a JSON object whose every leaf is an
-// array or an object (the rule grammar of spec 11.3 is checked when matching lands).
+// Spec 1.5 step 9: whether esm::FilterSet compiles the pattern (the grammar of spec 11.3).
 bool valid_filter_pattern(std::string_view pattern);
 // An OnFailure destination Sluice accepts: a standard SQS queue, a standard SNS topic or an
 // S3 bucket ARN. "" (no destination) is not one; callers treat it as clearing.

@@ -641,3 +641,27 @@ def test_case56_a_window_response_without_state_is_retried(env):
                what="three attempts")
     wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
                "PROBLEM: Function call failed", what="the failure")
+
+
+def test_cases49_to_53_filter_criteria(env):
+    arn = env.stream()
+    out1 = env.function("f1")
+    out2 = env.function("f2")
+    pattern = lambda kind: {"Filters": [{"Pattern": json.dumps({"data": {"kind": [kind]}})}]}
+    env.mapping(arn, function="f1", BatchSize=10, FilterCriteria=pattern("one"))
+    uuid2 = env.mapping(arn, function="f2", BatchSize=10, FilterCriteria=pattern("two"))
+    # Case 50: data that is not JSON is never delivered and does not hold up later records.
+    env.kinesis.put_record(StreamName="s", PartitionKey="k", Data=b"\xff not json")
+    env.put("s", [{"i": 1, "kind": "one"}, {"i": 2, "kind": "two"}, {"i": 3, "kind": "none"}])
+    wait_until(lambda: delivered(out1) == [1] and delivered(out2) == [2], what="cases 49, 51")
+    got = calls(out2)[0]["event"]["Records"][0]["kinesis"]["data"]
+    assert json.loads(base64.b64decode(got)) == {"i": 2, "kind": "two"}  # the original bytes
+    # Case 53: FilterCriteria {} removes the filters; every later record is delivered.
+    r = env.lam.update_event_source_mapping(UUID=uuid2, FilterCriteria={})
+    assert "FilterCriteria" not in r
+    env.wait_state(uuid2, "Enabled")
+    env.put("s", [{"i": 4, "kind": "one"}, {"i": 5}])
+    wait_until(lambda: delivered(out2) == [2, 4, 5], what="every record after the update")
+    assert "FilterCriteria" not in env.lam.get_event_source_mapping(UUID=uuid2)
+    time.sleep(0.3)
+    assert delivered(out1) == [1, 4]

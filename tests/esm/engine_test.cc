@@ -654,5 +654,44 @@ TEST_F(EngineTest, TumblingWindowStateSurvivesARestart) {
   EXPECT_EQ(window_event(invoker.calls()[0]).state, R"({"count":3})");
 }
 
+TEST_F(EngineTest, FilteredRecordsAreDoneAndNeverDelivered) {
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 10;
+  m.filter_patterns = {R"({"data":{"kind":["keep"]}})"};
+  const std::string uuid = create(m);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(env.put("s", "k",
+                        i % 3 == 0 ? fmt::format(R"({{"kind":"keep","i":{}}})", i)
+                                   : (i == 1 ? "not json" : R"({"kind":"drop"})"))
+                    .ok());
+  }
+  ASSERT_TRUE(eventually([&] {
+    size_t n = 0;
+    for (const auto& c : invoker.calls()) n += data_of(c).size();
+    return n >= 2;
+  }));
+  std::vector<std::string> got;
+  for (const auto& c : invoker.calls()) {
+    for (auto& d : data_of(c)) got.push_back(d);
+  }
+  EXPECT_EQ(got,
+            (std::vector<std::string>{R"({"kind":"keep","i":0})", R"({"kind":"keep","i":3})"}));
+  // Everything, filtered records included, is behind the checkpoint: a restart delivers none.
+  ASSERT_TRUE(eventually([&] {
+    return engine->metrics_text().find(fmt::format(
+               "sluice_esm_filtered_records_total{{mapping=\"{}\",function=\"f\"}} 4", uuid)) !=
+           std::string::npos;
+  }));
+  engine->shutdown();
+  engine.reset();
+  ScriptedInvoker again([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&again);
+  ASSERT_TRUE(env.put("s", "k", R"({"kind":"keep","i":9})").ok());
+  ASSERT_TRUE(again.wait_for_calls(1));
+  EXPECT_EQ(data_of(again.calls()[0]), (std::vector<std::string>{R"({"kind":"keep","i":9})"}));
+}
+
 }  // namespace
 }  // namespace sluice::esm
