@@ -33,9 +33,11 @@
 // [...]}): records of about 1.1 KB with 700 base64 characters of "data", as many as fit the
 // --payloads size, the last one padded so that the event has exactly that many bytes.
 
+#include "base/base64.h"
 #include "base/result.h"
 #include "function/function.h"
 #include "function/invoker.h"
+#include "http_client.h"
 #include "runtime/inprocess_invoker.h"
 #include "runtime/process_invoker.h"
 
@@ -97,76 +99,14 @@ SteadyClock::duration seconds_duration(double s) {
 constexpr std::string_view kBase64Alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-std::string base64_encode(std::string_view in) {
+// base64 is sluice_base's (base/base64.h); the alphabet above only draws random event data.
+std::string base64_of(std::string_view bytes) { return base64_encode(as_bytes(bytes)); }
+
+// The decoded text of strict base64 `in`; empty when it is not.
+std::string base64_text(std::string_view in) {
   std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const uint32_t v = (uint32_t{static_cast<uint8_t>(in[i])} << 16) |
-                       (uint32_t{static_cast<uint8_t>(in[i + 1])} << 8) |
-                       uint32_t{static_cast<uint8_t>(in[i + 2])};
-    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 6) & 63]);
-    out.push_back(kBase64Alphabet[v & 63]);
-  }
-  const size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = uint32_t{static_cast<uint8_t>(in[i])} << 16;
-    if (rest == 2) v |= uint32_t{static_cast<uint8_t>(in[i + 1])} << 8;
-    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
+  if (base64_decode(in, out)) out.clear();
   return out;
-}
-
-// Decodes until '=' or any byte outside the alphabet.
-std::string base64_decode(std::string_view in) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const size_t pos = kBase64Alphabet.find(c);
-    if (pos == std::string_view::npos) break;
-    acc = (acc << 6) | static_cast<uint32_t>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-bool iequals_prefix(std::string_view line, std::string_view lower_name) {
-  if (line.size() < lower_name.size()) return false;
-  for (size_t i = 0; i < lower_name.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(line[i])) != lower_name[i]) return false;
-  }
-  return true;
-}
-
-// The value of header `lower_name` ("content-length") in `head` (status line and headers),
-// trimmed; nullopt when absent.
-std::optional<std::string> header_value(std::string_view head, std::string_view lower_name) {
-  size_t line_start = head.find("\r\n");
-  while (line_start != std::string_view::npos) {
-    line_start += 2;
-    const size_t line_end = head.find("\r\n", line_start);
-    const std::string_view line = head.substr(
-        line_start, line_end == std::string_view::npos ? head.npos : line_end - line_start);
-    if (iequals_prefix(line, lower_name) && line.size() > lower_name.size() &&
-        line[lower_name.size()] == ':') {
-      std::string_view v = line.substr(lower_name.size() + 1);
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-      return std::string(v);
-    }
-    line_start = line_end;
-  }
-  return std::nullopt;
 }
 
 // Percentiles of latencies in microseconds (nearest rank on the sorted sample).
@@ -278,105 +218,7 @@ std::string make_event(size_t bytes, uint64_t seed) {
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// A blocking HTTP/1.1 client connection. One request at a time; owned by one thread.
-
-struct Response {
-  int status = 0;
-  std::string head;  // status line and headers, without the final blank line
-  std::string body;
-  std::string raw;  // the whole response as received (only when asked for)
-};
-
-class Connection {
- public:
-  explicit Connection(asio::io_context& io) : socket_(io) {}
-
-  error_code connect(const tcp::endpoint& ep) {
-    endpoint_ = ep;
-    error_code ec;
-    socket_.close(ec);
-    buf_.clear();
-    socket_.connect(ep, ec);
-    if (!ec) socket_.set_option(tcp::no_delay(true), ec);
-    return ec;
-  }
-
-  // Sends `request` (a complete HTTP request) and reads one whole response into `out`
-  // (also its exact bytes into out.raw when `keep_raw`). Reconnects first when the previous
-  // response asked to close. An error_code on I/O failure or unframeable response.
-  error_code round_trip(std::string_view request, Response& out, bool keep_raw = false) {
-    if (must_reconnect_) {
-      must_reconnect_ = false;
-      if (auto ec = connect(endpoint_)) return ec;
-    }
-    error_code ec;
-    asio::write(socket_, asio::buffer(request), ec);
-    if (ec) return ec;
-    return read_response(out, keep_raw);
-  }
-
- private:
-  error_code fill(size_t at_least) {  // reads more bytes onto the end of buf_
-    const size_t old = buf_.size();
-    const size_t want = std::max<size_t>(64 << 10, at_least);
-    buf_.resize(old + want);
-    error_code ec;
-    const size_t n = socket_.read_some(asio::buffer(buf_.data() + old, want), ec);
-    buf_.resize(old + n);
-    return ec;
-  }
-
-  error_code read_response(Response& out, bool keep_raw) {
-    size_t header_end;
-    while ((header_end = std::string_view(buf_).find("\r\n\r\n")) == std::string_view::npos) {
-      if (auto ec = fill(0)) return ec;
-    }
-    out.head.assign(buf_, 0, header_end);
-    out.status = 0;
-    if (out.head.size() > 12 && out.head.compare(0, 5, "HTTP/") == 0) {
-      out.status = std::atoi(out.head.substr(9, 3).c_str());
-    }
-    const auto length = header_value(out.head, "content-length");
-    const auto encoding = header_value(out.head, "transfer-encoding");
-    const auto connection = header_value(out.head, "connection");
-    if (connection && connection->find("close") != std::string::npos) must_reconnect_ = true;
-    size_t pos = header_end + 4;
-    out.body.clear();
-    if (encoding && encoding->find("chunked") != std::string::npos) {
-      for (;;) {
-        size_t crlf;
-        while ((crlf = std::string_view(buf_).find("\r\n", pos)) == std::string_view::npos) {
-          if (auto ec = fill(0)) return ec;
-        }
-        const size_t size = std::strtoull(buf_.c_str() + pos, nullptr, 16);
-        while (buf_.size() < crlf + 2 + size + 2) {
-          if (auto ec = fill(crlf + 2 + size + 2 - buf_.size())) return ec;
-        }
-        out.body.append(buf_, crlf + 2, size);
-        pos = crlf + 2 + size + 2;
-        if (size == 0) break;  // no trailers expected
-      }
-    } else if (length) {
-      const size_t n = std::strtoull(length->c_str(), nullptr, 10);
-      while (buf_.size() < pos + n) {
-        if (auto ec = fill(pos + n - buf_.size())) return ec;
-      }
-      out.body.assign(buf_, pos, n);
-      pos += n;
-    } else {
-      return asio::error::make_error_code(asio::error::operation_not_supported);
-    }
-    if (keep_raw) out.raw.assign(buf_, 0, pos);
-    buf_.erase(0, pos);
-    return error_code{};
-  }
-
-  tcp::socket socket_;
-  tcp::endpoint endpoint_;
-  std::string buf_;
-  bool must_reconnect_ = false;
-};
+// The HTTP client (Connection, Response, header_value) is bench/http_client.h.
 
 // ---------------------------------------------------------------------------------------------
 // Null server: a forked child that answers every request with the same bytes and does nothing
@@ -655,7 +497,7 @@ class HttpBench {
         fmt::format(R"({{"FunctionName":"{}","Runtime":"{}","Handler":"{}",)"
                     R"("Role":"arn:aws:iam::000000000000:role/bench","Timeout":{},"MemorySize":{},)"
                     R"("Code":{{"ZipFile":"{}"}}}})",
-                    name, o_.runtime, handler, o_.timeout_s, o_.memory_mb, base64_encode(zip));
+                    name, o_.runtime, handler, o_.timeout_s, o_.memory_mb, base64_of(zip));
     if (!control("POST", "/2015-03-31/functions", body, {201})) return false;
     return wait_for(name, R"("State":"Active")");
   }
@@ -874,7 +716,7 @@ class HttpBench {
       }
       latency_us.push_back(micros_between(t0, t1));
       if (const auto tail = header_value(r.head, "x-amz-log-result")) {
-        if (const auto init = init_duration_ms(base64_decode(*tail))) init_ms.push_back(*init);
+        if (const auto init = init_duration_ms(base64_text(*tail))) init_ms.push_back(*init);
       }
     }
     const Summary s = summarize(latency_us);
