@@ -208,14 +208,14 @@ def test_case26_batching_window_and_batch_size(env):
     wait_until(lambda: env.kinesis.describe_stream_summary(StreamName="s2")
                ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE")
     env.mapping("arn:aws:kinesis:us-east-1:000000000000:stream/s2", function="g", BatchSize=2,
-                MaximumBatchingWindowInSeconds=3, StartingPosition="LATEST")
+                MaximumBatchingWindowInSeconds=4, StartingPosition="LATEST")
     t1 = time.time()
     env.put("s2", [{"i": i} for i in range(5)])
-    wait_until(lambda: len(delivered(out2)) == 5, what="five records", timeout=10)
+    wait_until(lambda: len(delivered(out2)) == 5, what="five records", timeout=15)
     got = calls(out2)
     assert [len(c["records"]) for c in got] == [2, 2, 1]
-    assert got[0]["start"] < t1 + 1.5 and got[1]["start"] < t1 + 1.5  # full batches: no wait
-    assert got[2]["start"] >= t1 + 2.5  # the rest waits for the window
+    assert got[1]["start"] < t1 + 3.5  # full batches do not wait for the window
+    assert got[2]["start"] >= got[1]["end"] + 3.9  # the rest waits for it
 
 
 def test_case28_two_mappings_each_get_every_record(env):

@@ -41,7 +41,7 @@ ROLE = "arn:aws:iam::000000000000:role/kinesis-processor"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 RUNTIME = "python3.11"  # Debian 12's interpreter; any python3.X would run on it
-WINDOW_S = 2
+WINDOW_S = 3  # long enough that "did not wait for the window" holds on a loaded machine
 FAST_FLAGS = ("--transition-delay-ms", "0", "--esm-transition-delay-ms", "0",
               "--esm-retry-base-ms", "100", "--esm-retry-max-ms", "400",
               "--esm-idle-poll-ms", "200")
