@@ -392,6 +392,7 @@ class Run : public std::enable_shared_from_this<Run> {
   std::function<void()> on_stopped_;                        // GUARDED_BY(mu_)
   // Strand-only:
   bool loaded_ = false;
+  bool announced_ = false;                          // run_started() was called
   int64_t stream_missing_since_ms_ = -1;            // when listing its shards first found no stream
   std::map<std::string, ShardPosition> positions_;  // persisted, by shard id
 };
@@ -492,7 +493,12 @@ struct Engine::Impl {
             schedule_transition(uuid, 20);
             return;
           }
-          if (!e.run && started) start_run(e);
+          if (!e.run) {
+            // Enabled once the run has listed the shards and stored where each starts
+            // (run_started()): a record put after Get says Enabled is never before LATEST.
+            if (started) start_run(e);
+            return;
+          }
           set_state(m, MappingState::kEnabled);
         } else if (e.run) {
           stop_run(e, [this, uuid] { finish_disable(uuid); });
@@ -572,6 +578,18 @@ struct Engine::Impl {
     e.mapping.state_transition_reason = std::string(kLambdaInitiated);
     set_state(e.mapping, MappingState::kDisabling);
     stop_run(e, [this, uuid] { finish_disable(uuid); });
+  }
+
+  // The run of `uuid` made its first pass over the shards (successful or not).
+  void run_started(const std::string& uuid, const std::shared_ptr<Run>& run) {
+    std::lock_guard lock(mu);
+    auto it = entries.find(uuid);
+    if (it == entries.end() || it->second.run != run || !it->second.mapping.enabled) return;
+    Mapping& m = it->second.mapping;
+    if (m.state == MappingState::kCreating || m.state == MappingState::kEnabling ||
+        m.state == MappingState::kUpdating) {
+      set_state(m, MappingState::kEnabled);
+    }
   }
 
   void set_result(const std::string& uuid, std::string_view result) {
@@ -733,6 +751,15 @@ void Run::discover() {
     std::lock_guard lock(mu_);
     if (stopping_) return;
   }
+  // Whatever this pass ends in, the first one lets the mapping report Enabled.
+  struct Announce {
+    Run* run;
+    ~Announce() {
+      if (run->announced_) return;
+      run->announced_ = true;
+      run->impl_->run_started(run->uuid, run->shared_from_this());
+    }
+  } announce{this};
   std::vector<stream::ShardDescription> shards;
   stream::ListShardsRequest req;
   req.stream = stream;
@@ -1376,7 +1403,7 @@ void Reader::shard_done() {
 // ---------------------------------------------------------------------------------------
 // Engine
 
-Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() { shutdown(); }
 
@@ -1384,7 +1411,7 @@ Result<std::unique_ptr<Engine>> Engine::open(stream::StreamService* streams,
                                              stream::MetadataStore* store,
                                              function::Invoker* invoker, FunctionResolver functions,
                                              const Clock* clock, EngineOptions options) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<Impl>();
   impl->streams = streams;
   impl->store = store;
   impl->invoker = invoker;
@@ -1399,7 +1426,9 @@ Result<std::unique_ptr<Engine>> Engine::open(stream::StreamService* streams,
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
   streams->set_append_listener(
-      [impl = engine->impl_.get()](const stream::StreamKey& key) { impl->on_append(key); });
+      [weak = std::weak_ptr<Impl>(engine->impl_)](const stream::StreamKey& key) {
+        if (const std::shared_ptr<Impl> alive = weak.lock()) alive->on_append(key);
+      });
   return engine;
 }
 

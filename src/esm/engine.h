@@ -98,8 +98,10 @@ class Engine {
   struct Impl;  // engine.cc's; public only so that its readers can name it
 
  private:
-  explicit Engine(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Engine(std::shared_ptr<Impl> impl);
+  // Shared with the StreamService's append listener, which holds it weakly: a put that
+  // races with the engine's end finds nothing instead of a destroyed engine.
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace sluice::esm
