@@ -1219,13 +1219,18 @@ void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
   }
   lane.in_flight = true;
   run_->counters->invocations.fetch_add(1, std::memory_order_relaxed);
-  impl_->invoker->invoke(std::move(inv), [self = shared_from_this(), lane = &lane,
-                                          attempts_before](function::InvokeOutcome outcome) {
-    asio::post(self->strand_,
-               [self, lane, attempts_before, outcome = std::move(outcome)]() mutable {
-                 lane->in_flight = false;
-                 self->on_outcome(*lane, std::move(outcome), attempts_before);
-               });
+  // `done` runs once, on the invoker's thread, which may destroy the callback much later.
+  // The reader reference moves into the posted handler, so that this thread never holds the
+  // last one: a reader must die on the engine's threads, while its strand's service lives.
+  impl_->invoker->invoke(std::move(inv), [self = shared_from_this(), lane = &lane, attempts_before](
+                                             function::InvokeOutcome outcome) mutable {
+    std::shared_ptr<Reader> reader = std::move(self);
+    auto& strand = reader->strand_;
+    asio::post(strand, [reader = std::move(reader), lane, attempts_before,
+                        outcome = std::move(outcome)]() mutable {
+      lane->in_flight = false;
+      reader->on_outcome(*lane, std::move(outcome), attempts_before);
+    });
   });
 }
 
