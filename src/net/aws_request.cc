@@ -88,9 +88,10 @@ std::vector<std::pair<std::string_view, std::string_view>> auth_params(std::stri
   return out;
 }
 
-Caller caller_of(const Request& request, std::string_view default_account,
-                 std::string_view default_region) {
-  Caller caller{std::string(default_account), std::string(default_region)};
+namespace {
+// The parts of the request's SigV4 credential scope, <akid>/<date>/<region>/<service>/
+// aws4_request, from its Authorization header or presigned query; empty when unsigned.
+std::vector<std::string> credential_parts(const Request& request) {
   std::string credential;
   const std::string_view auth = request.header("Authorization");
   if (!auth.empty()) {
@@ -100,19 +101,32 @@ Caller caller_of(const Request& request, std::string_view default_account,
   } else if (const auto q = query_param(request.query, "X-Amz-Credential")) {
     credential = percent_decode(*q);
   }
-  if (credential.empty()) return caller;
-  // <akid>/<date>/<region>/<service>/aws4_request
-  std::vector<std::string_view> parts;
+  std::vector<std::string> parts;
+  if (credential.empty()) return parts;
   std::string_view rest = credential;
   while (true) {
     const size_t slash = rest.find('/');
-    parts.push_back(rest.substr(0, slash));
+    parts.emplace_back(rest.substr(0, slash));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
-  if (is_account_id(parts[0])) caller.account = std::string(parts[0]);
-  if (parts.size() >= 3 && is_region_name(parts[2])) caller.region = std::string(parts[2]);
+  return parts;
+}
+}  // namespace
+
+Caller caller_of(const Request& request, std::string_view default_account,
+                 std::string_view default_region) {
+  Caller caller{std::string(default_account), std::string(default_region)};
+  const std::vector<std::string> parts = credential_parts(request);
+  if (parts.empty()) return caller;
+  if (is_account_id(parts[0])) caller.account = parts[0];
+  if (parts.size() >= 3 && is_region_name(parts[2])) caller.region = parts[2];
   return caller;
+}
+
+std::string signing_service(const Request& request) {
+  std::vector<std::string> parts = credential_parts(request);
+  return parts.size() >= 4 ? std::move(parts[3]) : std::string();
 }
 
 }  // namespace sluice::net

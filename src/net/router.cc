@@ -1,6 +1,7 @@
 #include "net/router.h"
 
 #include "base/check.h"
+#include "net/aws_request.h"
 
 #include <fmt/format.h>
 
@@ -54,6 +55,15 @@ void Router::add_path_prefix(std::string_view prefix, Handler handler) {
   path_prefix_routes_.push_back({std::string(prefix), std::move(handler)});
 }
 
+void Router::add_signing_service(std::string_view service, Handler handler) {
+  SLUICE_CHECK(!service.empty(), "empty signing service");
+  SLUICE_CHECK(handler != nullptr, "null handler for signing service {}", service);
+  for (const TargetRoute& r : service_routes_) {
+    SLUICE_CHECK(r.prefix != service, "signing service {} registered twice", service);
+  }
+  service_routes_.push_back({std::string(service), std::move(handler)});
+}
+
 Response Router::route(const Request& request) const {
   const std::string_view target = request.header(kTargetHeader);
   if (!target.empty()) {
@@ -67,6 +77,13 @@ Response Router::route(const Request& request) const {
     if (best != nullptr) return best->handler(request);
     return Response::json_error(400, "UnknownOperationException",
                                 fmt::format("unknown operation {}", printable(target)));
+  }
+
+  if (!service_routes_.empty()) {
+    const std::string service = signing_service(request);
+    for (const TargetRoute& r : service_routes_) {
+      if (!service.empty() && r.prefix == service) return r.handler(request);
+    }
   }
 
   std::string allowed;

@@ -23,10 +23,13 @@ using Handler = std::function<Response(const Request&)>;
 //   - by the prefix of the X-Amz-Target header ("Kinesis_20131202."), for the AWS JSON
 //     protocols, whose requests are all "POST /" and name the operation in that header;
 //   - by path prefix ("/2015-03-31/"), for REST protocols (Lambda) whose handler parses the
-//     rest of the path itself; any method.
+//     rest of the path itself; any method;
+//   - by the service of the SigV4 credential scope ("s3"), for REST protocols whose paths
+//     are the caller's own names (S3's path-style buckets); any method, any path.
 // A request that carries a non-empty X-Amz-Target is routed by it alone (longest matching
-// prefix wins). Any other request goes to the exact (method, path) route when there is one,
-// else to the longest path prefix that its path starts with, else to an error.
+// prefix wins). Else a request signed for a service that has a route goes there. Any other
+// request goes to the exact (method, path) route when there is one, else to the longest path
+// prefix that its path starts with, else to an error.
 //
 // Built by the composition root before the server starts; afterwards it is only read, so
 // route() may be called from any number of threads at once. Registering while serving is a
@@ -44,6 +47,8 @@ class Router {
   // REQUIRES: `prefix` starts with '/' and is not registered yet. The prefix is compared
   // with the raw (still percent-encoded) path, byte for byte.
   void add_path_prefix(std::string_view prefix, Handler handler);
+  // REQUIRES: `service` is non-empty and not registered yet.
+  void add_signing_service(std::string_view service, Handler handler);
 
   // The handler's response, or when no route matches:
   //   - (path prefix routes answer every method, so they never produce the errors below)
@@ -67,6 +72,7 @@ class Router {
   std::vector<PathRoute> path_routes_;
   std::vector<TargetRoute> target_routes_;
   std::vector<TargetRoute> path_prefix_routes_;  // `prefix` is a path prefix here
+  std::vector<TargetRoute> service_routes_;      // `prefix` is a signing service here
 };
 
 }  // namespace sluice::net

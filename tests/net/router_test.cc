@@ -129,6 +129,42 @@ TEST(RouterTest, TargetHeaderBeatsPathPrefix) {
   EXPECT_EQ(router.route(r).body, "kinesis");
 }
 
+TEST(RouterTest, SigningServiceRoutesEveryPathOfThatServiceOnly) {
+  Router router;
+  router.add_signing_service("s3", answer("s3"));
+  router.add_path_prefix("/2015-03-31/", answer("lambda"));
+  router.add("GET", "/metrics", answer("metrics"));
+  constexpr std::string_view kS3 =
+      "AWS4-HMAC-SHA256 Credential=AKID/20261127/us-east-1/s3/aws4_request, "
+      "SignedHeaders=host, Signature=00";
+  constexpr std::string_view kLambda =
+      "AWS4-HMAC-SHA256 Credential=AKID/20261127/us-east-1/lambda/aws4_request, "
+      "SignedHeaders=host, Signature=00";
+  // A bucket may be called "metrics" or "2015-03-31": the signature says which API it is.
+  Request bucket = make_request("GET", "/metrics");
+  bucket.headers.push_back({"Authorization", kS3});
+  EXPECT_EQ(router.route(bucket).body, "s3");
+  Request object = make_request("PUT", "/2015-03-31/key");
+  object.headers.push_back({"Authorization", kS3});
+  EXPECT_EQ(router.route(object).body, "s3");
+  Request lambda = make_request("GET", "/2015-03-31/functions");
+  lambda.headers.push_back({"Authorization", kLambda});
+  EXPECT_EQ(router.route(lambda).body, "lambda");
+  // Presigned URLs carry the scope in the query.
+  Request presigned = make_request("GET", "/bucket/key");
+  presigned.query = "X-Amz-Credential=AKID%2F20261127%2Fus-east-1%2Fs3%2Faws4_request";
+  EXPECT_EQ(router.route(presigned).body, "s3");
+  // Unsigned requests keep path routing.
+  EXPECT_EQ(router.route(make_request("GET", "/metrics")).body, "metrics");
+  EXPECT_EQ(router.route(make_request("GET", "/bucket/key")).status, 404);
+}
+
+TEST(RouterDeathTest, DuplicateSigningServiceIsABug) {
+  Router router;
+  router.add_signing_service("s3", answer("x"));
+  EXPECT_DEATH(router.add_signing_service("s3", answer("y")), "registered twice");
+}
+
 TEST(RouterDeathTest, DuplicatePathPrefixIsABug) {
   Router router;
   router.add_path_prefix("/p/", answer("x"));
