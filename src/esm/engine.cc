@@ -131,6 +131,12 @@ int64_t window_of(int64_t arrival_ms, int32_t window_s) {
   return arrival_ms >= 0 ? arrival_ms / w * w : -((-arrival_ms + w - 1) / w) * w;
 }
 
+// How long after its end a window with nothing left to deliver waits for its final
+// invocation: shards stamp a record's arrival before it is durable and readable, so a record
+// of the window may show up a little after the edge. Without the grace it would open the
+// window a second time (docs/esm.md, "Tumbling windows").
+constexpr int64_t kWindowCloseGraceMs = 1'000;
+
 // The largest state a function may carry through a window (spec 10: 1 MB per shard).
 constexpr size_t kMaxWindowStateBytes = 1024 * 1024;
 
@@ -1111,9 +1117,10 @@ void Reader::pump_lane(Lane& lane, const Mapping& cfg) {
       if (window_) {
         tumbling_end = window_->start_ms + w;
         // Over when its time has passed or a later record came, and all of it was delivered:
-        // the final invocation with the state (spec 10).
+        // the final invocation with the state (spec 10). By the clock only after a grace: a
+        // record stamped just before the edge may still be on its way to disk.
         const bool over = lane.records.empty()
-                              ? now >= tumbling_end || drained_
+                              ? now >= tumbling_end + kWindowCloseGraceMs || drained_
                               : window_of(at(lane.records.front()).arrival_ms,
                                           cfg.tumbling_window_s) != window_->start_ms;
         if (over) {
@@ -1122,7 +1129,7 @@ void Reader::pump_lane(Lane& lane, const Mapping& cfg) {
           return;
         }
         if (lane.records.empty()) {
-          arm_lane(lane, Wait::kWindow, tumbling_end - now);
+          arm_lane(lane, Wait::kWindow, tumbling_end + kWindowCloseGraceMs - now);
           return;
         }
       }

@@ -628,6 +628,57 @@ def test_case55_tumbling_windows_carry_state_and_end_with_a_final_invocation(env
         assert finals[0]["arrivals"] == [] and finals[0]["state"] == {"count": count}
 
 
+SUM_HANDLER = '''
+import base64, json, os
+
+def handler(event, context):
+    total = event["state"].get("sum", 0)
+    for r in event["Records"]:
+        total += json.loads(base64.b64decode(r["kinesis"]["data"]))["v"]
+    if event["isFinalInvokeForWindow"]:
+        with open(os.environ["OUT"], "a") as f:
+            f.write(json.dumps({"shard": event["shardId"], "start": event["window"]["start"],
+                                "sum": total}) + "\\n")
+    return {"state": {"sum": total}}
+'''
+
+
+def test_tumbling_window_sums_across_windows_and_shards_match_a_reference(env):
+    arn = env.stream(shards=3)
+    out = env.tmp / "sums.jsonl"
+    env.lam.create_function(FunctionName="sum", Runtime="python3.11", Handler="app.handler",
+                            Role=ROLE, Code={"ZipFile": zip_of({"app.py": SUM_HANDLER})},
+                            Environment={"Variables": {"OUT": str(out)}})
+    env.mapping(arn, function="sum", TumblingWindowInSeconds=1, BatchSize=7,
+                StartingPosition="TRIM_HORIZON")
+    quarter = 2 ** 128 // 3
+    n = 0
+    end = time.time() + 3.5
+    while time.time() < end:
+        env.put("s", [{"i": n + j, "v": (n + j) * 7 % 13} for j in range(5)],
+                hash_key=lambda i, it: str((it["i"] % 3) * quarter + 1))
+        n += 5
+        time.sleep(0.1)
+    # The reference: every record as GetRecords sees it, summed per shard and 1 s window.
+    reference = {}
+    for shard in env.kinesis.list_shards(StreamName="s")["Shards"]:
+        it = env.kinesis.get_shard_iterator(StreamName="s", ShardId=shard["ShardId"],
+                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        got = env.kinesis.get_records(ShardIterator=it, Limit=10000)["Records"]
+        for r in got:
+            window = int(r["ApproximateArrivalTimestamp"].timestamp())
+            key = (shard["ShardId"], window)
+            reference[key] = reference.get(key, 0) + json.loads(r["Data"])["v"]
+    assert sum(1 for _ in reference) >= 6  # several windows on each of three shards
+    lines = lambda: [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
+    # Every window has ended by now (puts stopped); each gets its final invocation.
+    wait_until(lambda: len(lines()) >= len(reference), what="a final call per window",
+               timeout=30)
+    got = {(x["shard"], int(iso_to_epoch(x["start"]))): x["sum"] for x in lines()}
+    assert len(lines()) == len(got)  # one final invocation per shard and window
+    assert got == reference
+
+
 def test_case56_a_window_response_without_state_is_retried(env):
     arn = env.stream()
     out = env.tmp / "w.jsonl"

@@ -563,7 +563,7 @@ TEST_F(EngineTest, TumblingWindowCarriesStateAndEndsWithAFinalInvocation) {
   ASSERT_TRUE(invoker.wait_for_calls(1));
   put_all(3, 5);
   ASSERT_TRUE(invoker.wait_for_calls(2));
-  env.clock.advance_ms(40'000);  // the window is over
+  env.clock.advance_ms(41'000);  // the window is over, and its second of grace
   ASSERT_TRUE(invoker.wait_for_calls(3));
   put_all(5, 6);  // the next window
   ASSERT_TRUE(invoker.wait_for_calls(4));
