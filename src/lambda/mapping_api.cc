@@ -816,28 +816,15 @@ std::string render_page(const MappingPage& page) {
 }
 
 ApiError to_mapping_error(const Status& status) {
-  const std::string message(status.message());
+  // The mapping operations differ from the function ones in two answers only.
   switch (status.code()) {
-    case Code::kInvalidArgument:
-      return {ErrorType::kInvalidParameterValue, message};
-    case Code::kAlreadyExists:
-      return {ErrorType::kResourceConflict, message};
     case Code::kNotFound:
       return {ErrorType::kResourceNotFound, std::string(kNotFound)};
     case Code::kInUse:
-      return {ErrorType::kResourceInUse, message};
-    case Code::kOk:  // never mapped: callers only map failures
-    case Code::kLimitExceeded:
-    case Code::kThrottled:
-    case Code::kExpired:
-    case Code::kCorruption:
-    case Code::kIOError:
-    case Code::kUnavailable:
-    case Code::kInternal:
-    case Code::kEndOfData:
-      break;
+      return {ErrorType::kResourceInUse, std::string(status.message())};
+    default:
+      return to_api_error(status);
   }
-  return {ErrorType::kService, "Sluice failed to complete the request; see the server log."};
 }
 
 // ---- MappingApi ----

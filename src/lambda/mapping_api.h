@@ -138,10 +138,9 @@ std::optional<ApiError> list_mappings(const std::vector<esm::Mapping>& all, cons
                                       const MappingListQuery& query, MappingPage& out);
 std::string render_page(const MappingPage& page);
 
-// The one mapping of engine Status codes to the wire for these routes: kInvalidArgument ->
-// InvalidParameterValueException, kAlreadyExists -> ResourceConflictException (409),
-// kNotFound -> ResourceNotFoundException "The resource you requested does not exist.",
-// kInUse -> ResourceInUseException; anything else ServiceException.
+// Engine Status codes on the wire for these routes: to_api_error() (errors.h), except
+// kNotFound -> ResourceNotFoundException "The resource you requested does not exist." and
+// kInUse -> ResourceInUseException.
 ApiError to_mapping_error(const Status& status);
 
 // The five routes under /2015-03-31/event-source-mappings, over a borrowed engine and
