@@ -83,8 +83,8 @@ sanitizers: test-deps
 # ThreadSanitizer over the tests that run threads against each other.
 tsan:
 	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan -j $(JOBS)
-	cd build/tsan && ctest --output-on-failure -j $(JOBS) -L "concurrency|crash" -LE slow --timeout 900
+	cmake --build --preset tsan -j $(JOBS) --target sluice_concurrency_tests
+	cd build/tsan && ctest --output-on-failure -j $(JOBS) -L concurrency -LE slow --timeout 900
 
 fuzz:
 	scripts/run-fuzz.sh $(FUZZ_SECONDS)
