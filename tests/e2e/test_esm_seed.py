@@ -23,8 +23,6 @@ import pathlib
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.request
 import zipfile
@@ -33,7 +31,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from test_lambda_functions import AWS_CLI, CLI_TIMEOUT_S, run_cli
+from test_lambda_functions import aws_cli, run_cli
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE_DIR = REPO_ROOT / "examples" / "seed-temperature"
@@ -173,20 +171,8 @@ def wait_for(what, check, timeout, interval=0.05):
 # ---- the AWS CLI -------------------------------------------------------------------------------
 
 def kinesis_cli(proc, *args):
-    """The AWS CLI's kinesis commands, with the environment run_cli uses for lambda."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_MAX_ATTEMPTS": "1",
-        "HOME": os.environ.get("HOME", "/tmp"),
-    }
-    cmd = [sys.executable, str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}",
-           "--output", "json", "kinesis", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    """The AWS CLI's kinesis commands."""
+    return aws_cli(proc, "kinesis", *args)
 
 
 def ok_json(result):

@@ -250,7 +250,8 @@ def test_auxiliary_routes_and_kinesis_side_by_side(server):
     assert "StreamNames" in kinesis.list_streams()
 
 
-def run_cli(proc, *args, sign=True):
+def aws_cli(proc, *args, sign=True):
+    """The AWS CLI against `proc` with test credentials and no user configuration."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_ACCESS_KEY_ID": "test",
@@ -262,8 +263,12 @@ def run_cli(proc, *args, sign=True):
         "HOME": os.environ.get("HOME", "/tmp"),
     }
     cmd = [sys.executable, str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}",
-           "--output", "json", *(() if sign else ("--no-sign-request",)), "lambda", *args]
+           "--output", "json", *(() if sign else ("--no-sign-request",)), *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+
+
+def run_cli(proc, *args, sign=True):
+    return aws_cli(proc, "lambda", *args, sign=sign)
 
 
 def test_aws_cli_v1(server, tmp_path):

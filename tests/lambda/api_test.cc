@@ -1,9 +1,9 @@
 #include "lambda/api.h"
 
 #include "base/base64.h"
-#include "tests/lambda/temp_dir.h"
 #include "tests/lambda/zip_builder.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 namespace sluice::lambda {
 namespace {
 
-using testing::TempDir;
+using sluice::testing::TempDir;
 using testing::ZipBuilder;
 
 std::string zip_b64(std::string_view body = "def handler(e, c): return e\n") {

@@ -1,7 +1,7 @@
 #include "lambda/event_queue.h"
 
-#include "tests/lambda/temp_dir.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ namespace sluice::lambda {
 namespace {
 
 using Kind = function::InvokeOutcome::Kind;
-using testing::TempDir;
+using sluice::testing::TempDir;
 
 constexpr std::string_view kNs = "lambda.event";
 const std::string kArnA = "arn:aws:lambda:us-east-1:000000000000:function:a";

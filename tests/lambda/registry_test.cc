@@ -1,9 +1,9 @@
 #include "lambda/registry.h"
 
 #include "base/file.h"
-#include "tests/lambda/temp_dir.h"
 #include "tests/lambda/zip_builder.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 namespace sluice::lambda {
 namespace {
 
-using testing::TempDir;
+using sluice::testing::TempDir;
 using testing::ZipBuilder;
 
 std::string app_zip(std::string_view body) {

@@ -1,8 +1,8 @@
 #include "lambda/internal/zip_extract.h"
 
 #include "base/file.h"
-#include "tests/lambda/temp_dir.h"
 #include "tests/lambda/zip_builder.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 namespace sluice::lambda::internal {
 namespace {
 
-using testing::TempDir;
+using sluice::testing::TempDir;
 using testing::ZipBuilder;
 
 std::string slurp(const std::string& path) {

@@ -6,14 +6,14 @@
 #include <cstdlib>
 #include <string>
 
-namespace sluice::lambda::testing {
+namespace sluice::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it at the end.
 class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/sluice-lambda-XXXXXX";
+    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/sluice-test-XXXXXX";
     SLUICE_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp");
     path_ = pattern;
   }
@@ -26,4 +26,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace sluice::lambda::testing
+}  // namespace sluice::testing
