@@ -126,7 +126,14 @@ Caller caller_of(const Request& request, std::string_view default_account,
 
 std::string signing_service(const Request& request) {
   std::vector<std::string> parts = credential_parts(request);
-  return parts.size() >= 4 ? std::move(parts[3]) : std::string();
+  if (parts.size() >= 4) return std::move(parts[3]);
+  // Signature Version 2 names no service, and only S3 still takes it (botocore's default
+  // presigned S3 URLs): "Authorization: AWS <akid>:<sig>" or ?AWSAccessKeyId=...&Signature=.
+  if (request.header("Authorization").starts_with("AWS ") ||
+      (query_param(request.query, "AWSAccessKeyId") && query_param(request.query, "Signature"))) {
+    return "s3";
+  }
+  return std::string();
 }
 
 }  // namespace sluice::net

@@ -39,8 +39,9 @@ struct Caller {
 Caller caller_of(const Request& request, std::string_view default_account,
                  std::string_view default_region);
 
-// The service its SigV4 credential scope names ("s3", "kinesis", ...); "" when the request
-// is unsigned or the scope has no service part.
+// The service its SigV4 credential scope names ("s3", "kinesis", ...); "s3" for a Signature
+// Version 2 request (only S3 takes those); "" when the request is unsigned or the scope has no
+// service part.
 std::string signing_service(const Request& request);
 
 }  // namespace sluice::net

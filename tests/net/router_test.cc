@@ -154,6 +154,13 @@ TEST(RouterTest, SigningServiceRoutesEveryPathOfThatServiceOnly) {
   Request presigned = make_request("GET", "/bucket/key");
   presigned.query = "X-Amz-Credential=AKID%2F20261127%2Fus-east-1%2Fs3%2Faws4_request";
   EXPECT_EQ(router.route(presigned).body, "s3");
+  // Signature Version 2 is S3's alone: header and presigned query forms.
+  Request v2 = make_request("GET", "/bucket/key");
+  v2.headers.push_back({"Authorization", "AWS AKID:c2lnbmF0dXJl"});
+  EXPECT_EQ(router.route(v2).body, "s3");
+  Request v2_query = make_request("GET", "/bucket/key");
+  v2_query.query = "AWSAccessKeyId=AKID&Signature=abc%3D&Expires=1800000000";
+  EXPECT_EQ(router.route(v2_query).body, "s3");
   // Unsigned requests keep path routing.
   EXPECT_EQ(router.route(make_request("GET", "/metrics")).body, "metrics");
   EXPECT_EQ(router.route(make_request("GET", "/bucket/key")).status, 404);
