@@ -13,6 +13,8 @@ declare -A allowed=(
   [esm]="stream function"
   [net]=""
   [kinesis]="stream net"
+  [sqs]="net"
+  [s3]="net"
   [lambda]="esm stream function net storage"
   [server]="*"
 )

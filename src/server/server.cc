@@ -45,6 +45,7 @@ Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) 
   std::unique_ptr<Server> server(new Server(std::move(config), clock, std::move(dir)));
   SLUICE_RETURN_IF_ERROR(server->open_storage());
   SLUICE_RETURN_IF_ERROR(server->open_streams());
+  SLUICE_RETURN_IF_ERROR(server->open_destinations());
   SLUICE_RETURN_IF_ERROR(server->open_functions());
   return server;
 }
@@ -81,6 +82,24 @@ Status Server::open_streams() {
     stop_maintenance();
     return Status();
   });
+  return Status();
+}
+
+Status Server::open_destinations() {
+  SLUICE_ASSIGN_OR_RETURN(
+      queues_,
+      sqs::QueueService::open(data_dir_->file("sqs.db"), clock_,
+                              sqs::QueueServiceOptions{.default_account = config_.default_account,
+                                                       .default_region = config_.default_region}));
+  sqs_api_ = std::make_unique<sqs::Api>(queues_.get());
+  router_.add_target_prefix(
+      "AmazonSQS.", [api = sqs_api_.get()](const net::Request& r) { return api->handle(r); });
+  SLUICE_ASSIGN_OR_RETURN(objects_, s3::ObjectStore::open(data_dir_->file("s3"), clock_));
+  s3_api_ = std::make_unique<s3::Api>(objects_.get(),
+                                      s3::ApiOptions{.default_account = config_.default_account,
+                                                     .default_region = config_.default_region});
+  router_.add_signing_service(
+      "s3", [api = s3_api_.get()](const net::Request& r) { return api->handle(r); });
   return Status();
 }
 
@@ -301,6 +320,9 @@ void Server::request_stop() {
 Status Server::shutdown() {
   SLUICE_CHECK(started_ && !shut_down_, "shutdown() before start() or twice");
   shut_down_ = true;
+  // Long polls answer now with what they have, instead of holding the drain for up to 20 s;
+  // sends (failure notices of mappings still stopping) keep working.
+  queues_->shutdown();
   const net::ShutdownStats stats = http_->shutdown(config_.shutdown_grace);
   logger()->info("http drained: {} connection(s) finished, {} closed at the deadline",
                  stats.finished, stats.forced);

@@ -10,8 +10,12 @@
 #include "net/router.h"
 #include "net/server.h"
 #include "runtime/dispatch_invoker.h"
+#include "s3/api.h"
+#include "s3/object_store.h"
 #include "server/config.h"
 #include "server/data_dir.h"
+#include "sqs/api.h"
+#include "sqs/queue_service.h"
 #include "storage/catalog.h"
 #include "storage/log_store.h"
 #include "stream/embedded_backend.h"
@@ -89,6 +93,8 @@ class Server {
   Status open_storage();
   // Opens the StreamService over storage, registers the Kinesis API and starts maintenance.
   Status open_streams();
+  // Opens the SQS-compatible queues and the S3-compatible buckets and registers their APIs.
+  Status open_destinations();
   // Opens the FunctionRegistry (code under <data>/functions) and registers the Lambda API.
   Status open_functions();
   // Runs StreamService::run_maintenance() every few seconds until stop_maintenance().
@@ -108,6 +114,10 @@ class Server {
   std::unique_ptr<stream::CatalogMetadataStore> stream_metadata_;
   std::unique_ptr<stream::StreamService> streams_;
   std::unique_ptr<kinesis::Api> kinesis_;
+  std::unique_ptr<sqs::QueueService> queues_;
+  std::unique_ptr<sqs::Api> sqs_api_;
+  std::unique_ptr<s3::ObjectStore> objects_;
+  std::unique_ptr<s3::Api> s3_api_;
   std::unique_ptr<lambda::FunctionRegistry> functions_;  // uses catalog_; declared after it
   std::unique_ptr<runtime::DispatchInvoker> invoker_;    // looks functions up in functions_
   // Event invocations; runs them through invoker_, so declared (and destroyed) after it.
