@@ -4,6 +4,7 @@
 #include "base/uuid.h"
 #include "esm/batch_result.h"
 #include "esm/event_builder.h"
+#include "esm/failure_notice.h"
 #include "esm/failure_policy.h"
 #include "esm/filter.h"
 #include "stream/identifiers.h"
@@ -265,6 +266,8 @@ struct Counters {
   std::atomic<uint64_t> discarded_records{0};
   std::atomic<uint64_t> expired_records{0};
   std::atomic<uint64_t> filtered_records{0};
+  std::atomic<uint64_t> notices_delivered{0};
+  std::atomic<uint64_t> notice_failures{0};
   struct ShardGauges {
     std::optional<int64_t> iterator_age_ms;  // after the shard's last finished batch
     int64_t millis_behind_latest = 0;        // from the shard's last read
@@ -299,7 +302,15 @@ class Reader : public std::enable_shared_from_this<Reader> {
   struct Unit {
     size_t count = 0;
     int32_t attempts = 0;
-    bool final_invoke = false;  // a tumbling window's last invocation (may have no records)
+    bool final_invoke = false;    // a tumbling window's last invocation (may have no records)
+    std::string last_request_id;  // of the last invocation of these records; "" before one
+  };
+  // Discarded records at the front of a lane whose failure notice is not stored yet: the
+  // lane waits (and the checkpoint stays before them) until it is (spec 9, docs/esm.md).
+  struct PendingNotice {
+    size_t count = 0;
+    FailureNotice notice;
+    int32_t attempts = 0;  // failed deliveries so far
   };
   // The open tumbling window of the shard (spec 10), when the mapping has them.
   struct TumblingWindow {
@@ -321,6 +332,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
     asio::steady_timer timer;
     uint64_t timer_gen = 0;
     int64_t window_start_ms = 0;
+    std::optional<PendingNotice> notice;
   };
 
   void pump();
@@ -333,7 +345,14 @@ class Reader : public std::enable_shared_from_this<Reader> {
   // The first `n` records of the lane are done: drop them and checkpoint what is done in
   // every lane.
   void complete_prefix(Lane& lane, size_t n);
-  void discard_prefix(Lane& lane, size_t n, std::string_view condition, int32_t invocations);
+  // Gives up the first `n` records of the lane: their notice goes to the destination (if
+  // any) and they are done once it is stored. `response` is the last invocation's answer
+  // (RetryAttemptsExhausted after an invocation); `request_id` its id, "" when none ran.
+  void discard_prefix(Lane& lane, size_t n, FailureNotice::Condition condition, int32_t invocations,
+                      std::optional<FailureNotice::Response> response, std::string request_id);
+  // Tries to store the lane's pending notice; on success its records are done. False (and
+  // the lane armed for a retry) when the destination failed.
+  bool deliver_notice(Lane& lane);
   void store_position();      // puts position_ (with the open window) to the checkpoint writer
   void advance_checkpoint();  // past the done prefix of read_, if it grew
   void arm_lane(Lane& lane, Wait kind, int64_t ms);
@@ -417,6 +436,7 @@ struct Engine::Impl {
   FunctionResolver functions;
   const Clock* clock;
   EngineOptions options;
+  FailureDestinations* destinations = nullptr;    // may be null: discards are only logged
   std::unique_ptr<CheckpointWriter> checkpoints;  // created by open()
 
   asio::io_context io;
@@ -1100,6 +1120,7 @@ void Reader::pump() {
 
 void Reader::pump_lane(Lane& lane, const Mapping& cfg) {
   if (lane.in_flight || lane.wait == Wait::kBackoff) return;
+  if (lane.notice && !deliver_notice(lane)) return;
   if (lane.wait == Wait::kWindow) {
     ++lane.timer_gen;
     lane.timer.cancel();
@@ -1124,7 +1145,7 @@ void Reader::pump_lane(Lane& lane, const Mapping& cfg) {
                               : window_of(at(lane.records.front()).arrival_ms,
                                           cfg.tumbling_window_s) != window_->start_ms;
         if (over) {
-          lane.units.push_back(Unit{0, 0, true});
+          lane.units.push_back(Unit{0, 0, true, ""});
           invoke_front(lane, cfg);
           return;
         }
@@ -1169,10 +1190,12 @@ void Reader::form_unit(Lane& lane, const Mapping& cfg) {
     // One record whose event alone is over the limit can never be delivered (spec 4.3).
     logger()->warn("mapping {} {}: record {} does not fit in one event; discarded", run_->uuid,
                    shard_id_, at(lane.records.front()).sequence_number);
-    discard_prefix(lane, 1, "RetryAttemptsExhausted", 1);
+    // Never invoked: counted as one failed invocation (spec 4.3) without a responseContext
+    // (docs/esm.md).
+    discard_prefix(lane, 1, FailureNotice::Condition::kRetryAttemptsExhausted, 1, std::nullopt, "");
     return;
   }
-  lane.units.push_back(Unit{n, 0});
+  lane.units.push_back(Unit{n, 0, false, ""});
 }
 
 void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
@@ -1185,7 +1208,8 @@ void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
         expired_prefix(arrivals, impl_->clock->now_ms(), cfg.maximum_record_age_s);
     if (expired > 0) {
       run_->counters->expired_records.fetch_add(expired, std::memory_order_relaxed);
-      discard_prefix(lane, expired, "RecordAgeExceeded", std::max(unit.attempts, 1));
+      discard_prefix(lane, expired, FailureNotice::Condition::kRecordAgeExceeded,
+                     std::max(unit.attempts, 1), std::nullopt, unit.last_request_id);
       unit.count -= expired;
       if (unit.count == 0) lane.units.pop_front();
       asio::post(strand_, [self = shared_from_this()] { self->pump(); });
@@ -1212,6 +1236,7 @@ void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
   const EventSource source{shard_id_, run_->stream_arn, run_->stream.region, info->role};
   function::Invocation inv;
   inv.request_id = new_uuid();
+  unit.last_request_id = inv.request_id;
   inv.function_arn = function_arn;
   inv.deadline = std::chrono::system_clock::now() + std::chrono::seconds(info->timeout_s);
   inv.payload = build_event(records, source);
@@ -1315,8 +1340,8 @@ void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t att
       c.bisects.fetch_add(1, std::memory_order_relaxed);
       const Unit whole = unit;
       lane.units.pop_front();
-      lane.units.push_front(Unit{whole.count - d.count, 0});
-      lane.units.push_front(Unit{d.count, 0});
+      lane.units.push_front(Unit{whole.count - d.count, 0, false, whole.last_request_id});
+      lane.units.push_front(Unit{d.count, 0, false, whole.last_request_id});
       break;
     }
     case Decision::Kind::kRetry:
@@ -1329,8 +1354,15 @@ void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t att
       return;
     case Decision::Kind::kDiscard: {
       const size_t n = unit.count;
+      std::string request_id = std::move(unit.last_request_id);
       lane.units.pop_front();
-      discard_prefix(lane, n, "RetryAttemptsExhausted", attempts_before + 1);
+      // The function's error type; JSON null when a partial batch response failed them.
+      std::optional<std::string> function_error;
+      if (result.kind == BatchResult::Kind::kFunctionError) function_error = result.function_error;
+      discard_prefix(lane, n, FailureNotice::Condition::kRetryAttemptsExhausted,
+                     attempts_before + 1,
+                     FailureNotice::Response{200, "$LATEST", std::move(function_error)},
+                     std::move(request_id));
       lane.window_start_ms = impl_->clock->now_ms();
       break;
     }
@@ -1382,20 +1414,104 @@ void Reader::store_position() {
   impl_->checkpoints->put(checkpoint_key(run_->uuid, shard_id_), encode_position(position_));
 }
 
-void Reader::discard_prefix(Lane& lane, size_t n, std::string_view condition, int32_t invocations) {
+void Reader::discard_prefix(Lane& lane, size_t n, FailureNotice::Condition condition,
+                            int32_t invocations, std::optional<FailureNotice::Response> response,
+                            std::string request_id) {
+  const bool expired = condition == FailureNotice::Condition::kRecordAgeExceeded;
   if (n == 0) {  // a tumbling window's final invocation: its state is dropped
     logger()->warn(
         "mapping {} {}: giving up the final invocation of a window ({}, {} invocation(s))",
-        run_->uuid, shard_id_, condition, invocations);
+        run_->uuid, shard_id_, expired ? "RecordAgeExceeded" : "RetryAttemptsExhausted",
+        invocations);
     return;
   }
   run_->counters->discarded_records.fetch_add(n, std::memory_order_relaxed);
-  logger()->warn(
-      "mapping {} {}: discarding {} record(s) {}..{} ({}, {} invocation(s)); no on-failure "
-      "destination is delivered yet",
-      run_->uuid, shard_id_, n, at(lane.records.front()).sequence_number,
-      at(lane.records[n - 1]).sequence_number, condition, invocations);
+  const std::shared_ptr<const Mapping> cfg = run_->config();
+  const Record& first = at(lane.records.front());
+  const Record& last = at(lane.records[n - 1]);
+  if (cfg->on_failure_destination.empty() || impl_->destinations == nullptr) {
+    logger()->warn(
+        "mapping {} {}: discarding {} record(s) {}..{} ({}, {} invocation(s)); the mapping has "
+        "no on-failure destination",
+        run_->uuid, shard_id_, n, first.sequence_number, last.sequence_number,
+        expired ? "RecordAgeExceeded" : "RetryAttemptsExhausted", invocations);
+    complete_prefix(lane, n);
+    return;
+  }
+  FailureNotice notice;
+  notice.request_id = request_id.empty() ? new_uuid() : std::move(request_id);
+  notice.function_arn = cfg->function_arn;
+  notice.condition = condition;
+  notice.approximate_invoke_count = invocations;
+  if (!expired) notice.response = std::move(response);
+  notice.timestamp_ms = impl_->clock->now_ms();
+  notice.shard_id = shard_id_;
+  notice.start_sequence_number = first.sequence_number;
+  notice.end_sequence_number = last.sequence_number;
+  notice.first_arrival_ms = first.arrival_ms;
+  notice.last_arrival_ms = last.arrival_ms;
+  notice.batch_size = static_cast<int64_t>(n);
+  notice.stream_arn = run_->stream_arn;
+  lane.notice = PendingNotice{n, std::move(notice), 0};
+  deliver_notice(lane);
+}
+
+bool Reader::deliver_notice(Lane& lane) {
+  PendingNotice& pending = *lane.notice;
+  const std::shared_ptr<const Mapping> cfg = run_->config();
+  const std::string& arn = cfg->on_failure_destination;
+  Status s;
+  if (arn.empty()) {
+    // The destination was removed by an update while the notice waited: nowhere to send it.
+    logger()->warn("mapping {} {}: discarding {} record(s) {}..{}; the destination was removed",
+                   run_->uuid, shard_id_, pending.count, pending.notice.start_sequence_number,
+                   pending.notice.end_sequence_number);
+  } else {
+    NoticeDelivery delivery;
+    delivery.notice = notice_json(pending.notice);
+    if (is_bucket_arn(arn)) {
+      // The bucket's copy carries the records as the function saw them (spec 9.3).
+      auto info = impl_->functions(unqualified_function_arn(cfg->function_arn));
+      const std::string role = info.ok() ? info->role : std::string();
+      const EventSource source{shard_id_, run_->stream_arn, run_->stream.region, role};
+      std::vector<EventRecord> records;
+      records.reserve(pending.count);
+      for (size_t i = 0; i < pending.count; ++i) {
+        const Record& r = at(lane.records[i]);
+        records.push_back(
+            EventRecord{r.sequence_number, r.arrival_ms, r.partition_key, as_bytes(r.data)});
+      }
+      delivery.object_key = notice_object_key(run_->uuid, pending.notice, new_uuid());
+      delivery.object_body = notice_object_json(pending.notice, build_event(records, source));
+    }
+    s = impl_->destinations->deliver(arn, delivery);
+    if (!s.ok()) {
+      ++pending.attempts;
+      run_->counters->notice_failures.fetch_add(1, std::memory_order_relaxed);
+      logger()->warn("mapping {} {}: storing the failure notice of {} record(s) in {} failed: {}",
+                     run_->uuid, shard_id_, pending.count, arn, s.to_string());
+      impl_->set_result(run_->uuid, fmt::format("PROBLEM: On-failure destination {} failed: {}",
+                                                arn, s.message()));
+      if (!stopping_) {
+        arm_lane(lane, Wait::kBackoff,
+                 retry_backoff_ms(pending.attempts, impl_->options.destination_retry_ms,
+                                  impl_->options.retry_max_ms));
+      }
+      return false;
+    }
+    run_->counters->notices_delivered.fetch_add(1, std::memory_order_relaxed);
+    logger()->info("mapping {} {}: {} record(s) {}..{} discarded ({}); notice stored in {}",
+                   run_->uuid, shard_id_, pending.count, pending.notice.start_sequence_number,
+                   pending.notice.end_sequence_number,
+                   pending.notice.condition == FailureNotice::Condition::kRecordAgeExceeded
+                       ? "RecordAgeExceeded"
+                       : "RetryAttemptsExhausted",
+                   arn);
+  }
+  const size_t n = pending.count;
+  lane.notice.reset();
   complete_prefix(lane, n);
+  return true;
 }
 
 void Reader::shard_done() {
@@ -1422,8 +1538,10 @@ Engine::~Engine() { shutdown(); }
 Result<std::unique_ptr<Engine>> Engine::open(stream::StreamService* streams,
                                              stream::MetadataStore* store,
                                              function::Invoker* invoker, FunctionResolver functions,
-                                             const Clock* clock, EngineOptions options) {
+                                             const Clock* clock, EngineOptions options,
+                                             FailureDestinations* destinations) {
   auto impl = std::make_shared<Impl>();
+  impl->destinations = destinations;
   impl->streams = streams;
   impl->store = store;
   impl->invoker = invoker;
@@ -1491,6 +1609,13 @@ Status Engine::check_event_source(std::string_view event_source_arn) const {
     return Status::invalid_argument(fmt::format("Stream not found: {}", event_source_arn));
   }
   return Status();
+}
+
+Status Engine::check_destination(std::string_view arn) const {
+  if (impl_->destinations == nullptr) {
+    return Status::invalid_argument("On-failure destinations are not available on this server.");
+  }
+  return impl_->destinations->check(arn);
 }
 
 Result<Mapping> Engine::create(Mapping draft) {
@@ -1630,6 +1755,11 @@ std::string Engine::metrics_text() const {
           &Counters::filtered_records);
   counter("expired_records_total", "Records discarded as older than MaximumRecordAgeInSeconds.",
           &Counters::expired_records);
+  counter("on_failure_notices_total", "Failure notices stored in the on-failure destination.",
+          &Counters::notices_delivered);
+  counter("on_failure_notice_errors_total",
+          "Attempts to store a failure notice that failed (the records waited).",
+          &Counters::notice_failures);
   const auto gauge = [&](std::string_view name, std::string_view help, auto value_of) {
     out += fmt::format("# HELP sluice_esm_{} {}\n# TYPE sluice_esm_{} gauge\n", name, help, name);
     for (const auto& r : rows) {

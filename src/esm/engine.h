@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "esm/destinations.h"
 #include "esm/mapping.h"
 #include "function/invoker.h"
 #include "stream/backend.h"
@@ -32,6 +33,9 @@ struct EngineOptions {
   int64_t throttle_wait_ms = 1'000;
   // A mapping whose stream has been gone this long is disabled by the engine.
   int64_t stream_gone_disable_ms = 10'000;
+  // A failure notice that could not be stored is tried again after this long (doubling up
+  // to retry_max_ms); its records wait meanwhile.
+  int64_t destination_retry_ms = 1'000;
 };
 
 // What the engine needs to know of a function besides invoking it.
@@ -50,6 +54,11 @@ using FunctionResolver = std::function<Result<FunctionInfo>(const std::string& f
 // "esm.checkpoint", docs/formats/esm-catalog.md), so they survive a restart and a second
 // backend can keep them elsewhere.
 //
+// Records that policy discards go to the mapping's on-failure destination through
+// `destinations` as a failure notice (spec 9); the checkpoint passes them only once the notice
+// is stored. Without `destinations` (or without a destination in the mapping) they are logged
+// and counted.
+//
 // Created by the composition root with borrowed collaborators that must outlive it. Thread-safe.
 // The control-plane calls below do not block on readers; they write the store and return.
 class Engine {
@@ -58,7 +67,8 @@ class Engine {
                                               stream::MetadataStore* store,
                                               function::Invoker* invoker,
                                               FunctionResolver functions, const Clock* clock,
-                                              EngineOptions options = {});
+                                              EngineOptions options = {},
+                                              FailureDestinations* destinations = nullptr);
   ~Engine();  // shutdown()
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -80,6 +90,9 @@ class Engine {
   // kInvalidArgument "Stream not found: <arn>" (spec 1.5 step 5, for the control plane's
   // order of checks).
   Status check_event_source(std::string_view event_source_arn) const;
+  // Whether failure notices can go to `arn` (FailureDestinations::check): ok, or an error
+  // whose message is the client text. Without destinations every ARN is refused.
+  Status check_destination(std::string_view arn) const;
   // kNotFound "The resource you requested does not exist." for an unknown or deleted uuid.
   Result<Mapping> get(std::string_view uuid) const;
   // Applies `change` to a copy and stores it in State Updating (Enabling / Disabling when

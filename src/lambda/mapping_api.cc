@@ -386,6 +386,12 @@ std::optional<ApiError> check_common(const MappingFields& f) {
         "or an S3 bucket; got {}",
         f.on_failure_destination));
   }
+  if (f.on_failure_destination.find(":sns:") != std::string::npos) {
+    return invalid_parameter(fmt::format(
+        "Sluice does not provide SNS topics; the OnFailure destination must be an SQS queue or an "
+        "S3 bucket of this server; got {}",
+        f.on_failure_destination));
+  }
   return std::nullopt;
 }
 
@@ -881,9 +887,18 @@ net::Response MappingApi::create(std::string_view body, const Identity& id) cons
   if (auto e = build_create_draft(fields, id, clock_->now_ms(), lookup(), draft, source_check)) {
     return error_response(*e);
   }
+  if (auto e = check_destination(draft.on_failure_destination)) return error_response(*e);
   auto created = engine_->create(std::move(draft));
   if (!created.ok()) return error_response(to_mapping_error(created.status()));
   return json(202, render_mapping(*created));
+}
+
+std::optional<ApiError> MappingApi::check_destination(std::string_view arn) const {
+  if (arn.empty()) return std::nullopt;  // none, or cleared
+  if (Status s = engine_->check_destination(arn); !s.ok()) {
+    return invalid_parameter(std::string(s.message()));
+  }
+  return std::nullopt;
 }
 
 net::Response MappingApi::get(std::string_view uuid, const Identity& id) const {
@@ -902,6 +917,9 @@ net::Response MappingApi::update(std::string_view uuid, std::string_view body,
   }
   std::optional<std::string> function_arn;
   if (auto e = check_update(fields, id, lookup(), function_arn)) return error_response(*e);
+  if (fields.destination_config_given) {
+    if (auto e = check_destination(fields.on_failure_destination)) return error_response(*e);
+  }
   // A new function must not make this mapping a duplicate of another (spec 1.5 step 10).
   if (function_arn && *function_arn != current.function_arn) {
     for (const esm::Mapping& other : engine_->list()) {

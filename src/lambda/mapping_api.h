@@ -167,6 +167,8 @@ class MappingApi {
   FunctionLookup lookup() const;
   // The mapping if it belongs to `id`'s account and region; else the 404 error.
   std::optional<ApiError> owned(std::string_view uuid, const Identity& id, esm::Mapping& out) const;
+  // A non-empty OnFailure destination must exist on this server (the engine's destinations).
+  std::optional<ApiError> check_destination(std::string_view arn) const;
 
   esm::Engine* const engine_;
   FunctionRegistry* const registry_;

@@ -214,6 +214,15 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
                    "this long")
       ->check(CLI::Range(int64_t{0}, int64_t{86'400'000}))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--esm-destination-retry-ms", config.esm.destination_retry_ms,
+                   "Event source mappings: wait this long (doubling up to --esm-retry-max-ms) "
+                   "before storing a failure notice again after its destination failed")
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}))
+      ->capture_default_str();
+  serve_cmd->add_flag("--test-clock", config.test_clock,
+                      "Testing only: POST /_sluice/test/clock?advance_ms=N moves the wall clock "
+                      "forward (record ages, retention) without waiting");
   serve_cmd->add_flag("--repair", config.log.repair,
                       "Start even when a log is damaged in the middle, setting the damaged bytes "
                       "aside (docs/formats/segment.md)");

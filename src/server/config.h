@@ -38,6 +38,9 @@ struct Config {
   // Event source mappings (docs/esm.md): retry back-off, idle polling, transition delay
   // (--esm-* flags).
   esm::EngineOptions esm;
+  // --test-clock: the wall clock can be moved forward over HTTP (server/test_clock.h), for
+  // tests of record ages. Never for real use.
+  bool test_clock = false;
   std::string log_level = "info";
   // How long SIGTERM waits for in-flight requests before closing their connections.
   std::chrono::milliseconds shutdown_grace{10'000};

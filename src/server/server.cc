@@ -2,11 +2,13 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "net/aws_request.h"
 #include "server/health.h"
 #include "server/version.h"
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 
@@ -42,7 +44,13 @@ std::optional<lambda::FunctionKey> function_key_of(const std::string& arn) {
 
 Result<std::unique_ptr<Server>> Server::open(Config config, const Clock* clock) {
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::open(config.data_dir));
-  std::unique_ptr<Server> server(new Server(std::move(config), clock, std::move(dir)));
+  std::unique_ptr<OffsetClock> test_clock;
+  if (config.test_clock) {
+    test_clock = std::make_unique<OffsetClock>(clock);
+    clock = test_clock.get();
+  }
+  std::unique_ptr<Server> server(
+      new Server(std::move(config), clock, std::move(dir), std::move(test_clock)));
   SLUICE_RETURN_IF_ERROR(server->open_storage());
   SLUICE_RETURN_IF_ERROR(server->open_streams());
   SLUICE_RETURN_IF_ERROR(server->open_destinations());
@@ -100,6 +108,7 @@ Status Server::open_destinations() {
                                                      .default_region = config_.default_region});
   router_.add_signing_service(
       "s3", [api = s3_api_.get()](const net::Request& r) { return api->handle(r); });
+  destinations_ = std::make_unique<ServiceDestinations>(queues_.get(), objects_.get());
   return Status();
 }
 
@@ -176,9 +185,9 @@ Status Server::open_functions() {
     SLUICE_ASSIGN_OR_RETURN(lambda::FunctionRecord record, registry->get(*key));
     return esm::FunctionInfo{record.role, record.spec.timeout_s};
   };
-  SLUICE_ASSIGN_OR_RETURN(mappings_,
-                          esm::Engine::open(streams_.get(), stream_metadata_.get(), invoker_.get(),
-                                            function_info, clock_, config_.esm));
+  SLUICE_ASSIGN_OR_RETURN(
+      mappings_, esm::Engine::open(streams_.get(), stream_metadata_.get(), invoker_.get(),
+                                   function_info, clock_, config_.esm, destinations_.get()));
   mappings_->start();
   on_shutdown("event-source-mappings", [this] {
     mappings_->shutdown();
@@ -225,8 +234,10 @@ void Server::stop_maintenance() {
   }
 }
 
-Server::Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_dir)
-    : config_(std::move(config)),
+Server::Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_dir,
+               std::unique_ptr<OffsetClock> test_clock)
+    : test_clock_(std::move(test_clock)),
+      config_(std::move(config)),
       clock_(clock),
       start_time_(clock->steady_now()),
       data_dir_(std::move(data_dir)),
@@ -234,6 +245,23 @@ Server::Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_
   router_.add("GET", "/_sluice/health",
               make_health_handler(
                   HealthInfo{std::string(version()), data_dir_->path(), clock_, start_time_}));
+  if (test_clock_) {
+    // Tests of record ages move the wall clock instead of waiting (docs/esm.md, "Testing record
+    // ages").
+    router_.add("POST", "/_sluice/test/clock", [clock = test_clock_.get()](const net::Request& r) {
+      const std::optional<std::string_view> raw = net::query_param(r.query, "advance_ms");
+      int64_t ms = -1;
+      if (raw) {
+        const auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), ms);
+        if (ec != std::errc() || end != raw->data() + raw->size()) ms = -1;
+      }
+      if (ms < 0) {
+        return net::Response::json_error(400, "ValidationException",
+                                         "advance_ms must be a non-negative integer");
+      }
+      return net::Response::json(200, fmt::format(R"({{"offset_ms":{}}})", clock->advance(ms)));
+    });
+  }
   http_ = std::make_unique<net::Server>(loop_.get(), &router_, config_.http);
 }
 

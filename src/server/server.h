@@ -14,6 +14,8 @@
 #include "s3/object_store.h"
 #include "server/config.h"
 #include "server/data_dir.h"
+#include "server/destinations.h"
+#include "server/test_clock.h"
 #include "sqs/api.h"
 #include "sqs/queue_service.h"
 #include "storage/catalog.h"
@@ -87,7 +89,8 @@ class Server {
     std::function<Status()> run;
   };
 
-  Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_dir);
+  Server(Config config, const Clock* clock, std::unique_ptr<DataDir> data_dir,
+         std::unique_ptr<OffsetClock> test_clock);
   void arm_signals();
   // Opens the catalog and recovers every log of the data dir.
   Status open_storage();
@@ -101,6 +104,8 @@ class Server {
   void maintenance_loop(std::stop_token stop);
   void stop_maintenance();
 
+  // First, so that it outlives everything that reads clock_: set with --test-clock only.
+  std::unique_ptr<OffsetClock> test_clock_;
   const Config config_;
   const Clock* const clock_;
   const std::chrono::steady_clock::time_point start_time_;
@@ -118,6 +123,7 @@ class Server {
   std::unique_ptr<sqs::Api> sqs_api_;
   std::unique_ptr<s3::ObjectStore> objects_;
   std::unique_ptr<s3::Api> s3_api_;
+  std::unique_ptr<ServiceDestinations> destinations_;    // over queues_ and objects_
   std::unique_ptr<lambda::FunctionRegistry> functions_;  // uses catalog_; declared after it
   std::unique_ptr<runtime::DispatchInvoker> invoker_;    // looks functions up in functions_
   // Event invocations; runs them through invoker_, so declared (and destroyed) after it.

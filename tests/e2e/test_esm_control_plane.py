@@ -356,6 +356,8 @@ def test_update_applies_and_clears_members(env):
     env.function("fn")
     env.function("g")
     stream = env.stream("s16b")
+    # A destination must exist on the server (docs/esm.md, "On-failure destinations").
+    _client("sqs", env.proc).create_queue(QueueName="dlq")
     dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dlq"
     m = env.lam.create_event_source_mapping(
         FunctionName="fn", EventSourceArn=stream, StartingPosition="TRIM_HORIZON",

@@ -2,6 +2,7 @@
 
 #include "base/base64.h"
 #include "tests/stream/stream_test_env.h"
+#include "tests/support/fake_destinations.h"
 #include "tests/support/scripted_invoker.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 namespace sluice::esm {
 namespace {
 
+using sluice::testing::FakeDestinations;
 using sluice::testing::ScriptedInvoker;
 using stream::testing::ServiceEnv;
 using namespace std::chrono_literals;
@@ -87,7 +89,8 @@ class EngineTest : public ::testing::Test {
       if (arn != kFunctionArn) return Status::not_found("no such function");
       return FunctionInfo{std::string(kRole), 3};
     };
-    auto e = Engine::open(&env.svc(), &esm_store, invoker, functions, &env.clock, o);
+    o.destination_retry_ms = 5;
+    auto e = Engine::open(&env.svc(), &esm_store, invoker, functions, &env.clock, o, &destinations);
     ASSERT_TRUE(e.ok()) << e.status();
     engine = std::move(*e);
     engine->start();
@@ -138,8 +141,21 @@ class EngineTest : public ::testing::Test {
 
   ServiceEnv env;
   stream::testing::MemMetadataStore esm_store;  // the engine's own, so failures hit only it
+  FakeDestinations destinations;
   std::unique_ptr<Engine> engine;
 };
+
+constexpr std::string_view kQueueArn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+
+// The sequence number of the record whose data is `data`, as the function saw it.
+std::string sequence_of(const std::vector<function::Invocation>& calls, std::string_view data) {
+  for (const auto& c : calls) {
+    for (const auto& r : records_of(c)) {
+      if (r.data == data) return r.sequence_number;
+    }
+  }
+  return "";
+}
 
 TEST_F(EngineTest, DeliversInOrderInBatchesOfBatchSize) {
   put(0, 25);
@@ -462,6 +478,76 @@ TEST_F(EngineTest, ParallelizationFactorOverlapsLanesAndKeepsOrderPerKey) {
   }
 }
 
+TEST_F(EngineTest, WithLanesTheCheckpointStopsAtTheFirstUnfinishedRecordAcrossARestart) {
+  // r0..r19 over 8 keys in 4 lanes; r5 fails until the restart, so its lane stops there while
+  // the others go on. The checkpoint may only pass what every lane finished: r0..r4.
+  {
+    ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+      for (auto& d : data_of(inv)) {
+        if (d == "r5") return ScriptedInvoker::function_error();
+      }
+      return ScriptedInvoker::ok();
+    });
+    open_engine(&invoker);
+    Mapping m = draft();
+    m.parallelization_factor = 4;
+    m.batch_size = 1;
+    m.maximum_retry_attempts = -1;
+    create(m);
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(env.put("s", fmt::format("key{}", i % 8), fmt::format("r{}", i)).ok());
+    }
+    const std::string blocked_key = "key5";
+    // The other lanes run dry while r5 keeps failing: wait until r5 was tried a few times and
+    // nothing new was delivered for a while.
+    size_t last = 0;
+    auto stable_since = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] {
+      std::set<std::string> done;
+      int r5_tries = 0;
+      for (const auto& c : invoker.calls()) {
+        for (const auto& r : records_of(c)) {
+          if (r.data == "r5") ++r5_tries;
+          done.insert(r.data);
+        }
+      }
+      if (done.size() != last) {
+        last = done.size();
+        stable_since = std::chrono::steady_clock::now();
+      }
+      return r5_tries >= 3 && std::chrono::steady_clock::now() - stable_since > 200ms;
+    }));
+    for (const auto& c : invoker.calls()) {
+      for (const auto& r : records_of(c)) {
+        if (r.partition_key == blocked_key) {
+          EXPECT_EQ(r.data, "r5");  // r13 waits behind it in its lane
+        }
+      }
+    }
+    engine->shutdown();
+    engine.reset();
+  }
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  std::set<std::string> expected;
+  for (int i = 5; i < 20; ++i) expected.insert(fmt::format("r{}", i));
+  std::set<std::string> again;
+  ASSERT_TRUE(eventually([&] {
+    again.clear();
+    for (const auto& c : invoker.calls()) {
+      for (auto& d : data_of(c)) again.insert(d);
+    }
+    return again.size() >= expected.size();
+  }));
+  std::this_thread::sleep_for(50ms);
+  again.clear();
+  for (const auto& c : invoker.calls()) {
+    for (auto& d : data_of(c)) again.insert(d);
+  }
+  // Nothing before the first unfinished record comes again; nothing after it is lost.
+  EXPECT_EQ(again, expected);
+}
+
 TEST_F(EngineTest, RecordsOlderThanTheMaximumAgeAreDiscardedBeforeInvoking) {
   put(0, 1);
   env.clock.advance_ms(61'000);
@@ -691,6 +777,161 @@ TEST_F(EngineTest, FilteredRecordsAreDoneAndNeverDelivered) {
   ASSERT_TRUE(env.put("s", "k", R"({"kind":"keep","i":9})").ok());
   ASSERT_TRUE(again.wait_for_calls(1));
   EXPECT_EQ(data_of(again.calls()[0]), (std::vector<std::string>{R"({"kind":"keep","i":9})"}));
+}
+
+}  // namespace
+}  // namespace sluice::esm
+
+namespace sluice::esm {
+namespace {
+
+TEST_F(EngineTest, ThePoisonRecordsNoticeGoesToTheDestinationAndLaterRecordsFlow) {
+  put(1, 9);  // r1..r8
+  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+    for (auto& d : data_of(inv)) {
+      if (d == "r6") return ScriptedInvoker::function_error();
+    }
+    return ScriptedInvoker::ok();
+  });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 8;
+  m.maximum_retry_attempts = 0;
+  m.bisect_batch_on_function_error = true;
+  m.on_failure_destination = std::string(kQueueArn);
+  create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(7));
+  ASSERT_TRUE(eventually([&] { return destinations.delivered().size() == 1; }));
+  const auto calls = invoker.calls();
+  const auto delivered = destinations.delivered();
+  EXPECT_EQ(delivered[0].arn, kQueueArn);
+  EXPECT_TRUE(delivered[0].delivery.object_key.empty());  // a queue gets no object
+  simdjson::dom::parser parser;
+  simdjson::dom::element n = parser.parse(delivered[0].delivery.notice);
+  EXPECT_EQ(std::string_view(n["requestContext"]["condition"]), "RetryAttemptsExhausted");
+  EXPECT_EQ(std::string_view(n["requestContext"]["functionArn"]), kFunctionArn);
+  // The id of the invocation that held only r6, the last one before the discard.
+  EXPECT_EQ(std::string_view(n["requestContext"]["requestId"]), calls[5].request_id);
+  EXPECT_EQ(std::string_view(n["responseContext"]["functionError"]), "Unhandled");
+  EXPECT_EQ(int64_t(n["responseContext"]["statusCode"]), 200);
+  EXPECT_EQ(int64_t(n["KinesisBatchInfo"]["batchSize"]), 1);
+  const std::string poison = sequence_of(calls, "r6");
+  EXPECT_EQ(std::string_view(n["KinesisBatchInfo"]["startSequenceNumber"]), poison);
+  EXPECT_EQ(std::string_view(n["KinesisBatchInfo"]["endSequenceNumber"]), poison);
+  EXPECT_EQ(std::string_view(n["KinesisBatchInfo"]["shardId"]), "shardId-000000000000");
+  put(9, 10);
+  ASSERT_TRUE(invoker.wait_for_calls(8));
+  EXPECT_EQ(data_of(invoker.calls()[7]), (std::vector<std::string>{"r9"}));
+  EXPECT_EQ(destinations.delivered().size(), 1u);
+}
+
+TEST_F(EngineTest, AFailingDestinationHoldsTheShardUntilTheNoticeIsStored) {
+  put(0, 1);
+  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+    return data_of(inv)[0] == "r0" ? ScriptedInvoker::function_error() : ScriptedInvoker::ok();
+  });
+  destinations.set_failing(1'000'000);
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 1;
+  m.maximum_retry_attempts = 0;
+  m.on_failure_destination = std::string(kQueueArn);
+  const std::string uuid = create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  ASSERT_TRUE(eventually([&] { return destinations.attempts() >= 3; }));
+  put(1, 2);
+  ASSERT_TRUE(eventually([&] {
+    return engine->get(uuid)->last_processing_result.starts_with("PROBLEM: On-failure destination");
+  }));
+  // r1 waits behind r0, whose notice is not stored: neither is skipped.
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(invoker.calls().size(), 1u);
+  EXPECT_TRUE(destinations.delivered().empty());
+  destinations.set_failing(0);
+  ASSERT_TRUE(invoker.wait_for_calls(2));
+  EXPECT_EQ(data_of(invoker.calls()[1]), (std::vector<std::string>{"r1"}));
+  ASSERT_EQ(destinations.delivered().size(), 1u);
+  simdjson::dom::parser parser;
+  simdjson::dom::element n = parser.parse(destinations.delivered()[0].delivery.notice);
+  EXPECT_EQ(std::string_view(n["KinesisBatchInfo"]["startSequenceNumber"]),
+            sequence_of(invoker.calls(), "r0"));
+}
+
+TEST_F(EngineTest, ARestartWhileTheDestinationFailsRepeatsTheRecordsInsteadOfLosingThem) {
+  put(0, 1);
+  destinations.set_failing(1'000'000);
+  {
+    ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
+    open_engine(&invoker);
+    Mapping m = draft();
+    m.maximum_retry_attempts = 0;
+    m.on_failure_destination = std::string(kQueueArn);
+    create(m);
+    ASSERT_TRUE(invoker.wait_for_calls(1));
+    ASSERT_TRUE(eventually([&] { return destinations.attempts() >= 2; }));
+    engine->shutdown();
+    engine.reset();
+  }
+  destinations.set_failing(0);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
+  open_engine(&invoker);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r0"}));
+  ASSERT_TRUE(eventually([&] { return destinations.delivered().size() == 1; }));
+}
+
+TEST_F(EngineTest, ExpiredRecordsGetARecordAgeNoticeWithoutResponseContext) {
+  put(0, 1);
+  env.clock.advance_ms(61'000);
+  put_all(1, 6);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 10;
+  m.maximum_record_age_s = 60;
+  m.maximum_retry_attempts = 0;
+  m.on_failure_destination = std::string(kQueueArn);
+  create(m);
+  ASSERT_TRUE(invoker.wait_for_calls(1));
+  EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r1", "r2", "r3", "r4", "r5"}));
+  ASSERT_EQ(destinations.delivered().size(), 1u);
+  const std::string notice = destinations.delivered()[0].delivery.notice;
+  simdjson::dom::parser parser;
+  simdjson::dom::element n = parser.parse(notice);
+  EXPECT_EQ(std::string_view(n["requestContext"]["condition"]), "RecordAgeExceeded");
+  EXPECT_EQ(int64_t(n["requestContext"]["approximateInvokeCount"]), 1);
+  EXPECT_EQ(n["responseContext"].error(), simdjson::NO_SUCH_FIELD) << notice;
+  EXPECT_EQ(int64_t(n["KinesisBatchInfo"]["batchSize"]), 1);
+  // Never invoked: a fresh request id.
+  EXPECT_EQ(std::string_view(n["requestContext"]["requestId"]).size(), 36u);
+}
+
+TEST_F(EngineTest, ABucketDestinationGetsTheRecordsAsPayloadUnderTheSpecKey) {
+  put(0, 2);
+  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
+  open_engine(&invoker);
+  Mapping m = draft();
+  m.batch_size = 2;
+  m.maximum_retry_attempts = 1;
+  m.on_failure_destination = "arn:aws:s3:::notices";
+  const std::string uuid = create(m);
+  ASSERT_TRUE(eventually([&] { return destinations.delivered().size() == 1; }));
+  const auto d = destinations.delivered()[0];
+  EXPECT_EQ(d.arn, "arn:aws:s3:::notices");
+  EXPECT_TRUE(
+      d.delivery.object_key.starts_with(fmt::format("aws/lambda/{}/shardId-000000000000/", uuid)))
+      << d.delivery.object_key;
+  simdjson::dom::parser parser;
+  simdjson::dom::element o = parser.parse(d.delivery.object_body);
+  EXPECT_EQ(int64_t(o["requestContext"]["approximateInvokeCount"]), 2);
+  EXPECT_EQ(int64_t(o["KinesisBatchInfo"]["batchSize"]), 2);
+  simdjson::dom::array records = o["payload"]["Records"];
+  ASSERT_EQ(records.size(), 2u);
+  // The payload is the event the function was given.
+  const auto calls = invoker.calls();
+  simdjson::dom::parser event_parser;
+  simdjson::dom::element event = event_parser.parse(calls.back().payload);
+  EXPECT_EQ(simdjson::minify(o["payload"]), simdjson::minify(event));
 }
 
 }  // namespace

@@ -291,6 +291,16 @@ TEST(MappingApiTest, OnFailureDestinationMustBeSqsSnsOrS3) {
             ErrorType::kInvalidParameterValue);
 }
 
+TEST(MappingApiTest, SnsTopicsAreRefusedAsNotProvided) {
+  const ApiError e = create_error(create_body(R"("DestinationConfig":{"OnFailure":{"Destination":)"
+                                              R"("arn:aws:sns:eu-west-1:111122223333:topic"}})"));
+  EXPECT_EQ(e.type, ErrorType::kInvalidParameterValue);
+  EXPECT_NE(e.message.find("does not provide SNS"), std::string::npos) << e.message;
+  // A queue passes these checks (its existence is the engine's to check).
+  create_ok(create_body(R"("DestinationConfig":{"OnFailure":{"Destination":)"
+                        R"("arn:aws:sqs:eu-west-1:111122223333:dlq"}})"));
+}
+
 TEST(MappingApiTest, WrongJsonTypeIsInvalidRequestContent) {
   EXPECT_EQ(create_error(create_body(R"("BatchSize":"ten")")).type,
             ErrorType::kInvalidRequestContent);
