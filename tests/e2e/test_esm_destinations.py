@@ -139,15 +139,18 @@ def test_poison_record_with_bisect_gives_one_notice_and_later_records_flow(env):
     assert {0, 1, 3, 4} <= set(delivered(out))
 
 
-def test_case36_bucket_notice_carries_the_records_under_the_spec_key(env):
+def test_case36_bucket_notice_carries_the_poison_record_under_the_spec_key(env):
     arn = env.stream()
     out = env.function()
     env.s3.create_bucket(Bucket="notices")
-    uuid = env.mapping(arn, BatchSize=1, MaximumRetryAttempts=0,
+    env.put("s", [{"i": i, "fail": i == 2} for i in range(4)])
+    uuid = env.mapping(arn, BatchSize=4, MaximumRetryAttempts=1, BisectBatchOnFunctionError=True,
                        DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::notices"}})
-    [seq] = env.put("s", [{"i": 0, "fail": True}])
     objects = wait_until(lambda: env.s3.list_objects_v2(Bucket="notices").get("Contents"),
                          what="the notice object")
+    env.put("s", [{"i": 4}])
+    wait_until(lambda: 4 in delivered(out), what="the record after the poison")
+    objects = env.s3.list_objects_v2(Bucket="notices")["Contents"]
     assert len(objects) == 1
     key = objects[0]["Key"]
     body = json.loads(env.s3.get_object(Bucket="notices", Key=key)["Body"].read())
@@ -156,11 +159,16 @@ def test_case36_bucket_notice_carries_the_records_under_the_spec_key(env):
               f"{ts[0:10]}T{ts[11:13]}.{ts[14:16]}.{ts[17:19]}-")
     assert key.startswith(prefix), (key, prefix)
     assert list(body) == NOTICE_KEYS + ["payload"]
+    poison_calls = [c for c in calls(out) if [r["item"]["i"] for r in c["records"]] == [2]]
+    assert len(poison_calls) == 2  # MaximumRetryAttempts 1: two invocations of it alone
+    seq = poison_calls[0]["records"][0]["seq"]
     check_batch_info(body["KinesisBatchInfo"], "shardId-000000000000", seq, seq, 1, arn)
-    assert body["payload"] == calls(out)[0]["event"]
+    assert body["requestContext"]["approximateInvokeCount"] == 2
+    # The payload is the event the function was given for the poison record.
+    assert body["payload"] == poison_calls[-1]["event"]
     # The CLI sees it too.
     listed = cli_json(env.proc, "s3api", "list-objects-v2", "--bucket", "notices", "--prefix",
-                     f"aws/lambda/{uuid}/")
+                      f"aws/lambda/{uuid}/")
     assert [o["Key"] for o in listed["Contents"]] == [key]
 
 
