@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,9 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, sent in order
   std::string body;
+  // For an answer to HEAD: the Content-Length a GET would have, so that a handler need not
+  // build a body only to have its size announced. Unset: the body's size. Ignored otherwise.
+  std::optional<size_t> head_content_length;
 
   static Response json(int status, std::string body);
   static Response text(int status, std::string body);

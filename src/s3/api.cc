@@ -745,9 +745,7 @@ net::Response get_object(const Call& c, const ObjectStore& store, bool head) {
   }
   if (auto v = c.param("response-content-type")) r.content_type = *v;
   if (head) {
-    // The connection answers HEAD with Content-Length = body size and sends no bytes, so
-    // the body only needs the right length; the file is not read.
-    r.body.assign(n, '\0');
+    r.head_content_length = n;  // the file is not read
     return r;
   }
   auto bytes = o.read(first, n);

@@ -50,8 +50,10 @@ class TestClient {
     return true;
   }
 
-  // One response (Content-Length bodies only), or nullopt on close, error or deadline.
-  std::optional<Reply> read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  // One response (Content-Length bodies only), or nullopt on close, error or deadline. An
+  // answer to HEAD (`to_head`) has no body whatever its Content-Length says.
+  std::optional<Reply> read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                  bool to_head = false) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     size_t head_end;
     while ((head_end = pending_.find("\r\n\r\n")) == std::string::npos) {
@@ -79,7 +81,7 @@ class TestClient {
       reply.headers[name] = line.substr(v);
     }
     const auto it = reply.headers.find("content-length");
-    const size_t length = it == reply.headers.end() ? 0 : std::stoul(it->second);
+    const size_t length = it == reply.headers.end() || to_head ? 0 : std::stoul(it->second);
     while (pending_.size() < length) {
       if (!fill(deadline)) return std::nullopt;
     }

@@ -61,6 +61,31 @@ TEST_F(ServerTest, ReportsTheEphemeralPortItBound) {
   EXPECT_EQ(reply->headers["server"], "sluice");
 }
 
+TEST_F(ServerTest, HeadAnnouncesTheLengthAGetWouldHaveWithoutABody) {
+  router_.add("HEAD", "/object", [](const Request&) {
+    Response r = Response::text(200, "");
+    r.head_content_length = 12345;
+    return r;
+  });
+  router_.add("HEAD", "/small", [](const Request&) { return Response::text(200, "four"); });
+  start();
+  TestClient client(port());
+  ASSERT_TRUE(client.send("HEAD /object HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto reply = client.read_reply(5s, /*to_head=*/true);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->headers["content-length"], "12345");
+  // Without it, the body's size; and no body bytes either way: the next answer follows.
+  ASSERT_TRUE(client.send("HEAD /small HTTP/1.1\r\nHost: t\r\n\r\n"));
+  reply = client.read_reply(5s, /*to_head=*/true);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->headers["content-length"], "4");
+  ASSERT_TRUE(client.send(kGetHealth));
+  reply = client.read_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, "ok");
+}
+
 TEST_F(ServerTest, StartFailsWithInUseWhenThePortIsTaken) {
   start();
   Server second(&loop_, &router_, ServerOptions{.port = port()});

@@ -333,7 +333,8 @@ BeastResponse Connection::to_beast(Response response, const BeastRequest& req,
   if (status_forbids_body(response.status)) {
     // No body and no Content-Length, whatever the handler put there.
   } else if (req.method() == http::verb::head) {
-    res.content_length(response.body.size());  // what a GET would send, without the bytes
+    // What a GET would send, without the bytes.
+    res.content_length(response.head_content_length.value_or(response.body.size()));
   } else {
     res.body() = std::move(response.body);
     res.prepare_payload();

@@ -393,7 +393,8 @@ void Http2Connection::submit_response(StreamState& s, Response response) {
   // A deque: growing it leaves the earlier strings, which `nva` points into, in place.
   std::deque<std::string> strings;
   strings.push_back(std::to_string(r.status));
-  strings.push_back(std::to_string(r.body.size()));
+  strings.push_back(
+      std::to_string(head ? r.head_content_length.value_or(r.body.size()) : r.body.size()));
   std::vector<nghttp2_nv> nva;
   nva.reserve(4 + r.headers.size());
   nva.push_back(make_nv(":status", strings[0]));
