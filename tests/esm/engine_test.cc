@@ -60,6 +60,16 @@ std::vector<std::string> data_of(const function::Invocation& inv) {
   return out;
 }
 
+// A script that fails every batch holding the record whose data is `poison`.
+ScriptedInvoker::Script fail_on(std::string poison) {
+  return [poison = std::move(poison)](const function::Invocation& inv, size_t) {
+    for (auto& d : data_of(inv)) {
+      if (d == poison) return ScriptedInvoker::function_error();
+    }
+    return ScriptedInvoker::ok();
+  };
+}
+
 // Waits until `pred` holds; false after `deadline`.
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds deadline = 10s) {
@@ -215,12 +225,7 @@ TEST_F(EngineTest, CheckpointSurvivesRestartOfTheEngine) {
 
 TEST_F(EngineTest, FunctionErrorRetriesTheWholeBatchUntilRetriesAreSpent) {
   put(0, 4);
-  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
-    for (auto& d : data_of(inv)) {
-      if (d == "r2") return ScriptedInvoker::function_error();
-    }
-    return ScriptedInvoker::ok();
-  });
+  ScriptedInvoker invoker(fail_on("r2"));
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 4;
@@ -248,12 +253,7 @@ TEST_F(EngineTest, FunctionErrorRetriesTheWholeBatchUntilRetriesAreSpent) {
 
 TEST_F(EngineTest, BisectIsolatesThePoisonRecordAndKeepsOrder) {
   put(1, 9);  // r1..r8
-  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
-    for (auto& d : data_of(inv)) {
-      if (d == "r6") return ScriptedInvoker::function_error();
-    }
-    return ScriptedInvoker::ok();
-  });
+  ScriptedInvoker invoker(fail_on("r6"));
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 8;
@@ -482,12 +482,7 @@ TEST_F(EngineTest, WithLanesTheCheckpointStopsAtTheFirstUnfinishedRecordAcrossAR
   // r0..r19 over 8 keys in 4 lanes; r5 fails until the restart, so its lane stops there while
   // the others go on. The checkpoint may only pass what every lane finished: r0..r4.
   {
-    ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
-      for (auto& d : data_of(inv)) {
-        if (d == "r5") return ScriptedInvoker::function_error();
-      }
-      return ScriptedInvoker::ok();
-    });
+    ScriptedInvoker invoker(fail_on("r5"));
     open_engine(&invoker);
     Mapping m = draft();
     m.parallelization_factor = 4;
@@ -787,12 +782,7 @@ namespace {
 
 TEST_F(EngineTest, ThePoisonRecordsNoticeGoesToTheDestinationAndLaterRecordsFlow) {
   put(1, 9);  // r1..r8
-  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
-    for (auto& d : data_of(inv)) {
-      if (d == "r6") return ScriptedInvoker::function_error();
-    }
-    return ScriptedInvoker::ok();
-  });
+  ScriptedInvoker invoker(fail_on("r6"));
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 8;
