@@ -81,6 +81,18 @@ TEST(AwsChunkedTest, RefusesBrokenFraming) {
   }
 }
 
+// Issue 6 (found by tests/fuzz/s3_chunked_fuzz.cc): a trailer whose name was only blanks
+// passed as a trailer with an empty name.
+TEST(AwsChunkedTest, RefusesTrailerWithBlankName) {
+  for (const std::string& in : {"0\r\n :v\r\n\r\n"s, "0\r\n\t:v\r\n"s}) {
+    auto out = decode_aws_chunked(in);
+    EXPECT_FALSE(out.ok()) << "accepted: " << in;
+    if (!out.ok()) {
+      EXPECT_EQ(out.status().code(), Code::kInvalidArgument);
+    }
+  }
+}
+
 // ---- checksums ----
 
 TEST(ChecksumsTest, MatchCatalogueCheckValues) {
@@ -171,6 +183,9 @@ TEST(ObjectFormatTest, ShortOrImpossibleHeadersAreCorruption) {
 
 TEST(XmlTest, EscapesMarkupAndControlCharacters) {
   EXPECT_EQ(xml_escape("a<b>&\"'\x01\tz"), "a&lt;b&gt;&amp;&quot;&apos;&#x1;\tz");
+  EXPECT_EQ(xml_escape("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 passes through
+  // Not UTF-8 (an echoed header): every high byte is replaced, the document stays UTF-8.
+  EXPECT_EQ(xml_escape("bytes=\xff-\xc3\xa9"), "bytes=\xEF\xBF\xBD-\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST(XmlTest, FindsElementTextsAndDecodesEntities) {

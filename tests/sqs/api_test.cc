@@ -78,6 +78,14 @@ TEST_F(SqsApiTest, UnknownOperationIsRefused) {
   EXPECT_EQ(member(r, "__type"), "com.amazon.coral.service#UnknownOperationException");
 }
 
+// Issue 6 (found by tests/fuzz/sqs_request_fuzz.cc): an unknown operation name that is not
+// UTF-8 was echoed into the error message, and the body was then not valid JSON.
+TEST_F(SqsApiTest, UnknownOperationNamedInBytesThatAreNotUtf8AnswersValidJson) {
+  auto r = call("Frob\xff\xfenicate", "{}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(member(r, "__type"), "com.amazon.coral.service#UnknownOperationException");
+}
+
 TEST_F(SqsApiTest, OutOfRangeAndMissingParametersAreSenderErrors) {
   ASSERT_EQ(call("CreateQueue", R"({"QueueName":"q"})").status, 200);
   auto r = call("ReceiveMessage", R"({"QueueUrl":"/123456789012/q","MaxNumberOfMessages":11})");

@@ -62,8 +62,9 @@ Result<DecodedChunks> decode_aws_chunked(std::string_view in) {
       break;
     }
     const size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return broken(eol, "malformed trailer");
+    if (colon == std::string_view::npos) return broken(eol, "malformed trailer");
     std::string name(trim(line.substr(0, colon)));
+    if (name.empty()) return broken(eol, "malformed trailer");  // also a name of blanks only
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.trailers.emplace_back(std::move(name), std::string(trim(line.substr(colon + 1))));
   }
