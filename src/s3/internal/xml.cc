@@ -2,12 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <simdjson.h>
+
 namespace sluice::s3::internal {
 
 std::string xml_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
+  // Echoed request bytes (a Range header, a copy source) need not be UTF-8; the document
+  // must be. When they are not, every byte >= 0x80 becomes U+FFFD.
+  const bool utf8 = simdjson::validate_utf8(s.data(), s.size());
   for (const char c : s) {
+    if (!utf8 && static_cast<unsigned char>(c) >= 0x80) {
+      out += "\xEF\xBF\xBD";
+      continue;
+    }
     switch (c) {
       case '&':
         out += "&amp;";

@@ -11,7 +11,8 @@
 namespace sluice::s3::internal {
 
 // `s` with &, <, >, " and ' replaced by entities, and control characters other than tab,
-// LF and CR written as numeric character references.
+// LF and CR written as numeric character references. When `s` is not valid UTF-8, each of its
+// bytes >= 0x80 becomes U+FFFD, so that the document stays UTF-8.
 std::string xml_escape(std::string_view s);
 
 // Builds a document: XmlWriter w("ListBucketResult"); w.element("Name", "b"); w.open("X");
