@@ -142,6 +142,27 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+// An object file's header: its fixed part, then the field block whose size that names.
+struct HeaderRead {
+  ObjectHeader header;
+  uint32_t field_bytes = 0;  // the body starts at kFixedBytes + field_bytes
+};
+Result<HeaderRead> read_header(File& f, const std::string& path) {
+  std::string head(internal::kFixedBytes, '\0');
+  SLUICE_ASSIGN_OR_RETURN(
+      size_t got, f.pread(0, std::span(reinterpret_cast<std::byte*>(head.data()), head.size())));
+  head.resize(got);
+  SLUICE_ASSIGN_OR_RETURN(const uint32_t fields, internal::field_block_bytes(head, path));
+  head.resize(internal::kFixedBytes + fields);
+  SLUICE_ASSIGN_OR_RETURN(
+      got, f.pread(internal::kFixedBytes,
+                   std::span(reinterpret_cast<std::byte*>(head.data()) + internal::kFixedBytes,
+                             fields)));
+  head.resize(internal::kFixedBytes + got);
+  SLUICE_ASSIGN_OR_RETURN(ObjectHeader h, internal::decode_object_header(head, path));
+  return HeaderRead{std::move(h), fields};
+}
+
 }  // namespace
 
 std::optional<std::string> bucket_name_problem(std::string_view name) {
@@ -284,18 +305,9 @@ Status ObjectStore::Impl::load_bucket(const std::string& name) {
 Status ObjectStore::Impl::load_object(Bucket& b, const std::string& file) {
   const std::string path = join(b.objects_dir, file);
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<File> f, fs->open(path, OpenMode::kRead));
-  std::string head(internal::kFixedBytes, '\0');
-  SLUICE_ASSIGN_OR_RETURN(
-      size_t got, f->pread(0, std::span(reinterpret_cast<std::byte*>(head.data()), head.size())));
-  head.resize(got);
-  SLUICE_ASSIGN_OR_RETURN(const uint32_t fields, internal::field_block_bytes(head, path));
-  head.resize(internal::kFixedBytes + fields);
-  SLUICE_ASSIGN_OR_RETURN(
-      got, f->pread(internal::kFixedBytes,
-                    std::span(reinterpret_cast<std::byte*>(head.data()) + internal::kFixedBytes,
-                              fields)));
-  head.resize(internal::kFixedBytes + got);
-  SLUICE_ASSIGN_OR_RETURN(ObjectHeader h, internal::decode_object_header(head, path));
+  SLUICE_ASSIGN_OR_RETURN(HeaderRead read, read_header(*f, path));
+  ObjectHeader& h = read.header;
+  const uint32_t fields = read.field_bytes;
   SLUICE_ASSIGN_OR_RETURN(const uint64_t size, f->size());
   if (size != internal::kFixedBytes + fields + h.body_bytes) {
     return Status::corruption(fmt::format("{}: file is {} bytes, its header says {}", path, size,
@@ -509,18 +521,9 @@ Result<StoredObject> ObjectStore::get_object(std::string_view bucket, std::strin
     return opened.status();
   }
   std::unique_ptr<File> f = std::move(opened).value();
-  std::string head(internal::kFixedBytes, '\0');
-  SLUICE_ASSIGN_OR_RETURN(
-      size_t got, f->pread(0, std::span(reinterpret_cast<std::byte*>(head.data()), head.size())));
-  head.resize(got);
-  SLUICE_ASSIGN_OR_RETURN(const uint32_t fields, internal::field_block_bytes(head, path));
-  head.resize(internal::kFixedBytes + fields);
-  SLUICE_ASSIGN_OR_RETURN(
-      got, f->pread(internal::kFixedBytes,
-                    std::span(reinterpret_cast<std::byte*>(head.data()) + internal::kFixedBytes,
-                              fields)));
-  head.resize(internal::kFixedBytes + got);
-  SLUICE_ASSIGN_OR_RETURN(ObjectHeader h, internal::decode_object_header(head, path));
+  SLUICE_ASSIGN_OR_RETURN(HeaderRead read, read_header(*f, path));
+  ObjectHeader& h = read.header;
+  const uint32_t fields = read.field_bytes;
   if (h.key != key) return Status::not_found(fmt::format("no key {}", key));  // file reused
   return StoredObject(
       ObjectSummary{std::move(h.key), h.body_bytes, std::move(h.etag), h.last_modified_ms},
