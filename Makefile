@@ -9,7 +9,9 @@ PYTHON := /usr/bin/python3
 # The e2e tests' Python clients (pytest, boto3, AWS CLI v1), pinned in tests/e2e/requirements.txt.
 VENV := build/venv
 VENV_PYTHON := $(VENV)/bin/python
-FUZZ_SECONDS ?= 60
+# Seconds of fuzzing per target in `make test` (11 targets). Longer runs by hand:
+# make fuzz FUZZ_SECONDS=600.
+FUZZ_SECONDS ?= 20
 RUN_ARGS ?=
 
 .PHONY: run test build build-tests deps test-deps clients-deps runtimes-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
