@@ -335,7 +335,9 @@ def test_case42_whole_batch_retried_then_discarded(env):
     got = calls(out)
     assert [[r["item"]["i"] for r in c["records"]] for c in got] == \
         [[1, 2, 3, 4]] * 3 + [[5]]
-    assert env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
+    # The handler writes its line before it returns: the outcome may still be on its way.
+    wait_until(lambda: env.lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] ==
+               "OK", what="the last outcome recorded")
     metrics = env.proc.request("GET", "/metrics")[2].decode()
     assert f'sluice_esm_discarded_records_total{{mapping="{uuid}",function="f"}} 4' in metrics
 
