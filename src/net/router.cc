@@ -1,9 +1,15 @@
 #include "net/router.h"
 
 #include "base/check.h"
+#include "base/log.h"
 #include "net/aws_request.h"
 
 #include <fmt/format.h>
+
+#include <atomic>
+#include <exception>
+#include <future>
+#include <utility>
 
 namespace sluice::net {
 
@@ -26,45 +32,124 @@ std::string printable(std::string_view s) {
 
 }  // namespace
 
+struct Responder::State {
+  State(Deliver d, Offload o) : deliver(std::move(d)), offload(std::move(o)) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (!answered.exchange(true)) {
+      deliver(Response::json_error(500, "InternalFailure", "internal error"));
+    }
+  }
+
+  const Deliver deliver;
+  const Offload offload;
+  std::atomic<bool> answered{false};
+};
+
+Responder::Responder(Deliver deliver, Offload offload)
+    : state_(std::make_shared<State>(std::move(deliver), std::move(offload))) {}
+
+void Responder::answer(Response response) const {
+  if (!state_->answered.exchange(true)) state_->deliver(std::move(response));
+}
+
+void Responder::answer_blocking(std::function<Response()> work) const {
+  state_->offload([self = *this, work = std::move(work)] {
+    Response response;
+    try {
+      response = work();
+    } catch (const std::exception& e) {
+      logging::get("net")->error("blocking work of an asynchronous handler threw: {}", e.what());
+      response = Response::json_error(500, "InternalFailure", "internal error");
+    } catch (...) {
+      logging::get("net")->error("blocking work of an asynchronous handler threw a non-exception");
+      response = Response::json_error(500, "InternalFailure", "internal error");
+    }
+    self.answer(std::move(response));
+  });
+}
+
 void Router::add(std::string_view method, std::string_view path, Handler handler) {
-  SLUICE_CHECK(!path.empty() && path.front() == '/', "route path '{}' must start with '/'", path);
   SLUICE_CHECK(handler != nullptr, "null handler for {} {}", method, path);
+  add_path(method, path, Endpoint{std::move(handler), nullptr});
+}
+void Router::add(std::string_view method, std::string_view path, AsyncHandler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for {} {}", method, path);
+  add_path(method, path, Endpoint{nullptr, std::move(handler)});
+}
+void Router::add_target_prefix(std::string_view prefix, Handler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for X-Amz-Target prefix {}", prefix);
+  add_target(prefix, Endpoint{std::move(handler), nullptr});
+}
+void Router::add_target_prefix(std::string_view prefix, AsyncHandler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for X-Amz-Target prefix {}", prefix);
+  add_target(prefix, Endpoint{nullptr, std::move(handler)});
+}
+void Router::add_path_prefix(std::string_view prefix, Handler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for path prefix {}", prefix);
+  add_prefix(prefix, Endpoint{std::move(handler), nullptr});
+}
+void Router::add_path_prefix(std::string_view prefix, AsyncHandler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for path prefix {}", prefix);
+  add_prefix(prefix, Endpoint{nullptr, std::move(handler)});
+}
+void Router::add_signing_service(std::string_view service, Handler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for signing service {}", service);
+  add_service(service, Endpoint{std::move(handler), nullptr});
+}
+void Router::add_signing_service(std::string_view service, AsyncHandler handler) {
+  SLUICE_CHECK(handler != nullptr, "null handler for signing service {}", service);
+  add_service(service, Endpoint{nullptr, std::move(handler)});
+}
+
+void Router::add_path(std::string_view method, std::string_view path, Endpoint endpoint) {
+  SLUICE_CHECK(!path.empty() && path.front() == '/', "route path '{}' must start with '/'", path);
   for (const PathRoute& r : path_routes_) {
     SLUICE_CHECK(!(r.method == method && r.path == path), "route {} {} registered twice", method,
                  path);
   }
-  path_routes_.push_back({std::string(method), std::string(path), std::move(handler)});
+  path_routes_.push_back({std::string(method), std::string(path), std::move(endpoint)});
 }
 
-void Router::add_target_prefix(std::string_view prefix, Handler handler) {
+void Router::add_target(std::string_view prefix, Endpoint endpoint) {
   SLUICE_CHECK(!prefix.empty(), "empty X-Amz-Target prefix");
-  SLUICE_CHECK(handler != nullptr, "null handler for X-Amz-Target prefix {}", prefix);
   for (const TargetRoute& r : target_routes_) {
     SLUICE_CHECK(r.prefix != prefix, "X-Amz-Target prefix {} registered twice", prefix);
   }
-  target_routes_.push_back({std::string(prefix), std::move(handler)});
+  target_routes_.push_back({std::string(prefix), std::move(endpoint)});
 }
 
-void Router::add_path_prefix(std::string_view prefix, Handler handler) {
+void Router::add_prefix(std::string_view prefix, Endpoint endpoint) {
   SLUICE_CHECK(!prefix.empty() && prefix.front() == '/', "path prefix '{}' must start with '/'",
                prefix);
-  SLUICE_CHECK(handler != nullptr, "null handler for path prefix {}", prefix);
   for (const TargetRoute& r : path_prefix_routes_) {
     SLUICE_CHECK(r.prefix != prefix, "path prefix {} registered twice", prefix);
   }
-  path_prefix_routes_.push_back({std::string(prefix), std::move(handler)});
+  path_prefix_routes_.push_back({std::string(prefix), std::move(endpoint)});
 }
 
-void Router::add_signing_service(std::string_view service, Handler handler) {
+void Router::add_service(std::string_view service, Endpoint endpoint) {
   SLUICE_CHECK(!service.empty(), "empty signing service");
-  SLUICE_CHECK(handler != nullptr, "null handler for signing service {}", service);
   for (const TargetRoute& r : service_routes_) {
     SLUICE_CHECK(r.prefix != service, "signing service {} registered twice", service);
   }
-  service_routes_.push_back({std::string(service), std::move(handler)});
+  service_routes_.push_back({std::string(service), std::move(endpoint)});
 }
 
 Response Router::route(const Request& request) const {
+  auto found = find(request);
+  if (Response* error = std::get_if<Response>(&found)) return std::move(*error);
+  const Endpoint& endpoint = *std::get<const Endpoint*>(found);
+  if (endpoint.blocking) return endpoint.blocking(request);
+  std::promise<Response> promise;
+  std::future<Response> answered = promise.get_future();
+  endpoint.async(request, Responder([&promise](Response r) { promise.set_value(std::move(r)); },
+                                    [](std::function<void()> job) { job(); }));
+  return answered.get();
+}
+
+std::variant<const Endpoint*, Response> Router::find(const Request& request) const {
   const std::string_view target = request.header(kTargetHeader);
   if (!target.empty()) {
     const TargetRoute* best = nullptr;
@@ -74,7 +159,7 @@ Response Router::route(const Request& request) const {
         best = &r;
       }
     }
-    if (best != nullptr) return best->handler(request);
+    if (best != nullptr) return &best->endpoint;
     return Response::json_error(400, "UnknownOperationException",
                                 fmt::format("unknown operation {}", printable(target)));
   }
@@ -82,14 +167,14 @@ Response Router::route(const Request& request) const {
   if (!service_routes_.empty()) {
     const std::string service = signing_service(request);
     for (const TargetRoute& r : service_routes_) {
-      if (!service.empty() && r.prefix == service) return r.handler(request);
+      if (!service.empty() && r.prefix == service) return &r.endpoint;
     }
   }
 
   std::string allowed;
   for (const PathRoute& r : path_routes_) {
     if (r.path != request.path) continue;
-    if (r.method == request.method) return r.handler(request);
+    if (r.method == request.method) return &r.endpoint;
     if (!allowed.empty()) allowed += ", ";
     allowed += r.method;
   }
@@ -100,7 +185,7 @@ Response Router::route(const Request& request) const {
       best_prefix = &r;
     }
   }
-  if (best_prefix != nullptr) return best_prefix->handler(request);
+  if (best_prefix != nullptr) return &best_prefix->endpoint;
   if (!allowed.empty()) {
     Response response = Response::json(
         405,

@@ -15,6 +15,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice::net {
@@ -121,6 +122,25 @@ TEST_F(Http2Test, RouterAnswersAndHandlerExceptionsAreOnlyThatStreamsBusiness) {
   EXPECT_EQ(client.reply(head).status, 405);  // /health is GET only
   EXPECT_EQ(client.reply(ok).status, 200);
   EXPECT_EQ(client.reply(ok).body, "ok");
+}
+
+TEST_F(Http2Test, AsyncHandlerAnswersFromAnotherThread) {
+  std::vector<std::thread> answerers;
+  router_.add("POST", "/later", AsyncHandler([&answerers](const Request& r, Responder responder) {
+                answerers.emplace_back([&r, responder] {
+                  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                  responder.answer(Response::text(200, "later:" + std::string(r.body)));
+                });
+              }));
+  start();
+  Http2TestClient client(port());
+  const int32_t later = client.submit("POST", "/later", "xyz");
+  const int32_t ok = client.submit("GET", "/health");
+  ASSERT_TRUE(client.run_until_complete());
+  EXPECT_EQ(client.reply(later).status, 200);
+  EXPECT_EQ(client.reply(later).body, "later:xyz");
+  EXPECT_EQ(client.reply(ok).body, "ok");
+  for (std::thread& t : answerers) t.join();
 }
 
 TEST_F(Http2Test, HeadAnswerCarriesTheLengthButNoBody) {

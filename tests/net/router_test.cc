@@ -200,5 +200,30 @@ TEST(ResponseTest, JsonErrorHasAwsShape) {
   EXPECT_EQ(r.body, R"({"__type":"ValidationException","message":"bad \"name\""})");
 }
 
+TEST(RouterTest, FindTellsBlockingFromAsyncHandlersAndRouteWaitsForEither) {
+  Router router;
+  router.add("GET", "/sync", answer("sync"));
+  router.add("GET", "/async", AsyncHandler([](const Request&, Responder responder) {
+               responder.answer_blocking([] { return Response::text(200, "async"); });
+             }));
+  router.add("GET", "/dropped", AsyncHandler([](const Request&, Responder) {}));
+  const auto sync = router.find(make_request("GET", "/sync"));
+  ASSERT_TRUE(std::holds_alternative<const Endpoint*>(sync));
+  EXPECT_TRUE(std::get<const Endpoint*>(sync)->blocking);
+  EXPECT_FALSE(std::get<const Endpoint*>(sync)->async);
+  const auto async = router.find(make_request("GET", "/async"));
+  ASSERT_TRUE(std::holds_alternative<const Endpoint*>(async));
+  EXPECT_TRUE(std::get<const Endpoint*>(async)->async);
+  const auto missing = router.find(make_request("GET", "/missing"));
+  ASSERT_TRUE(std::holds_alternative<Response>(missing));
+  EXPECT_EQ(std::get<Response>(missing).status, 404);
+
+  EXPECT_EQ(router.route(make_request("GET", "/async")).body, "async");
+  // A Responder dropped unanswered answers 500 by itself.
+  const Response dropped = router.route(make_request("GET", "/dropped"));
+  EXPECT_EQ(dropped.status, 500);
+  EXPECT_EQ(dropped.body, R"({"__type":"InternalFailure","message":"internal error"})");
+}
+
 }  // namespace
 }  // namespace sluice::net

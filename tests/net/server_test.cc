@@ -6,11 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace sluice::net {
 namespace {
@@ -126,6 +129,74 @@ TEST_F(ServerTest, HandlerExceptionBecomes500AndTheConnectionLivesOn) {
   reply = client.read_reply();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 200);
+}
+
+TEST_F(ServerTest, AsyncHandlerAnswersLaterFromAnotherThread) {
+  // The answer comes from a thread the server knows nothing of, after the handler returned;
+  // the request's body must still be readable then.
+  std::vector<std::thread> answerers;
+  std::atomic<int> returned{0};
+  router_.add("POST", "/later", AsyncHandler([&](const Request& r, Responder responder) {
+                answerers.emplace_back([&r, responder, &returned] {
+                  while (returned.load() == 0) std::this_thread::sleep_for(1ms);
+                  std::this_thread::sleep_for(20ms);
+                  responder.answer(Response::text(202, "later:" + std::string(r.body)));
+                  responder.answer(Response::text(500, "ignored: a second answer"));
+                });
+                returned.store(1);
+              }));
+  start();
+  TestClient client(port());
+  ASSERT_TRUE(client.send("POST /later HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+  auto reply = client.read_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 202);
+  EXPECT_EQ(reply->body, "later:abc");
+  // The connection goes on with the next request.
+  ASSERT_TRUE(client.send(kGetHealth));
+  reply = client.read_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, "ok");
+  for (std::thread& t : answerers) t.join();
+}
+
+TEST_F(ServerTest, AsyncHandlerRunsOnTheLoopAndItsBlockingWorkOnThePool) {
+  std::promise<bool> handler_on_loop;
+  std::promise<bool> work_on_loop;
+  router_.add("GET", "/mixed", AsyncHandler([&](const Request&, Responder responder) {
+                handler_on_loop.set_value(loop_.in_loop_thread());
+                responder.answer_blocking([&] {
+                  work_on_loop.set_value(loop_.in_loop_thread());
+                  return Response::text(200, "worked");
+                });
+              }));
+  start();
+  TestClient client(port());
+  ASSERT_TRUE(client.send("GET /mixed HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto reply = client.read_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, "worked");
+  EXPECT_TRUE(handler_on_loop.get_future().get());
+  EXPECT_FALSE(work_on_loop.get_future().get());
+}
+
+TEST_F(ServerTest, AsyncHandlerThatDropsOrThrowsItsResponderGets500) {
+  router_.add("GET", "/dropped", AsyncHandler([](const Request&, Responder) {}));
+  router_.add("GET", "/thrown", AsyncHandler([](const Request&, Responder) {
+                throw std::runtime_error("async handler bug");
+              }));
+  router_.add("GET", "/work-thrown", AsyncHandler([](const Request&, Responder responder) {
+                responder.answer_blocking([]() -> Response { throw std::runtime_error("bug"); });
+              }));
+  start();
+  TestClient client(port());
+  for (std::string_view path : {"/dropped", "/thrown", "/work-thrown"}) {
+    ASSERT_TRUE(client.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto reply = client.read_reply();
+    ASSERT_TRUE(reply) << path;
+    EXPECT_EQ(reply->status, 500) << path;
+    EXPECT_EQ(reply->body, R"({"__type":"InternalFailure","message":"internal error"})") << path;
+  }
 }
 
 TEST_F(ServerTest, ConnectionOverTheLimitGets503WithRetryAfter) {

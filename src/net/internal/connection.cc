@@ -1,6 +1,7 @@
 #include "net/internal/connection.h"
 
 #include "base/log.h"
+#include "net/internal/dispatch.h"
 #include "net/internal/http2_connection.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -300,23 +301,7 @@ asio::awaitable<Response> Connection::dispatch(const BeastRequest& req) {
     view.headers.push_back({sv(field.name_string()), sv(field.value())});
   }
   view.body = req.body();
-  try {
-    if (state_->handlers) {
-      // The request (and so `view`) lives in this coroutine's frame, which waits here.
-      co_return co_await asio::co_spawn(
-          state_->handlers->get_executor(),
-          [this, &view]() -> asio::awaitable<Response> { co_return state_->router->route(view); },
-          asio::use_awaitable);
-    }
-    co_return state_->router->route(view);
-  } catch (const std::exception& e) {
-    state_->log->error("conn={} handler for {} {} threw: {}", id_, view.method, view.path,
-                       e.what());
-  } catch (...) {
-    state_->log->error("conn={} handler for {} {} threw a non-exception", id_, view.method,
-                       view.path);
-  }
-  co_return Response::json_error(500, "InternalFailure", "internal error");
+  co_return co_await dispatch_request(*state_, view, fmt::format("conn={}", id_));
 }
 
 BeastResponse Connection::to_beast(Response response, const BeastRequest& req,

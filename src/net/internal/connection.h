@@ -63,7 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Reads until buffer_ shows whether the client speaks HTTP/2 with prior knowledge. The
   // bytes stay in buffer_ for whichever protocol serves them. kClosed: nothing to serve.
   boost::asio::awaitable<Protocol> sniff();
-  // The seam for async handlers: the only place a request is handed to the Router.
+  // Hands the request to the Router (dispatch_request) and waits for the answer.
   boost::asio::awaitable<Response> dispatch(const BeastRequest& request);
   // Maps a failed read to a response (400, 413, 431) or to a silent close.
   boost::asio::awaitable<void> on_read_error(boost::beast::error_code ec);

@@ -1,6 +1,7 @@
 #include "net/internal/http2_connection.h"
 
 #include "base/check.h"
+#include "net/internal/dispatch.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -335,7 +336,7 @@ asio::awaitable<void> Http2Connection::receive(const char* data, size_t size) {
     } else {
       response = co_await dispatch(s);
     }
-    // dispatch() may suspend once handlers are async: look the stream up again.
+    // dispatch() suspends (the handler pool, an asynchronous answer): look the stream up again.
     it = streams_.find(id);
     if (it != streams_.end() && !done_) submit_response(*it->second, std::move(response));
   }
@@ -356,25 +357,8 @@ asio::awaitable<Response> Http2Connection::dispatch(const StreamState& s) {
   for (const auto& [name, value] : s.headers) view.headers.push_back({name, value});
   view.body = s.body;
   state_->log->debug("conn={} h2 stream={} {} {}", conn_id_, s.id, view.method, view.target);
-  try {
-    if (state_->handlers) {
-      // As for HTTP/1.1: a handler that waits (an fdatasync, a synchronous Invoke) waits on
-      // the pool, not on the event loop that serves every other connection. `view` lives in
-      // this frame, which waits here.
-      co_return co_await asio::co_spawn(
-          state_->handlers->get_executor(),
-          [this, &view]() -> asio::awaitable<Response> { co_return state_->router->route(view); },
-          asio::use_awaitable);
-    }
-    co_return state_->router->route(view);
-  } catch (const std::exception& e) {
-    state_->log->error("conn={} h2 stream={} handler for {} {} threw: {}", conn_id_, s.id,
-                       view.method, view.path, e.what());
-  } catch (...) {
-    state_->log->error("conn={} h2 stream={} handler for {} {} threw a non-exception", conn_id_,
-                       s.id, view.method, view.path);
-  }
-  co_return Response::json_error(500, "InternalFailure", "internal error");
+  co_return co_await dispatch_request(*state_, view,
+                                      fmt::format("conn={} h2 stream={}", conn_id_, s.id));
 }
 
 void Http2Connection::submit_response(StreamState& s, Response response) {

@@ -87,7 +87,7 @@ class Http2Connection {
 
   // Hands bytes from the socket to nghttp2, then answers the streams that became ready.
   boost::asio::awaitable<void> receive(const char* data, size_t size);
-  // The seam for async handlers, as Connection::dispatch is for HTTP/1.1.
+  // As Connection::dispatch is for HTTP/1.1.
   boost::asio::awaitable<Response> dispatch(const StreamState& stream);
   void submit_response(StreamState& stream, Response response);
   // Marks `stream` to be answered with `status` now, whatever else it sends.
