@@ -691,10 +691,38 @@ class Handlers {
     return std::nullopt;
   }
 
-  // Spec 4.1-4.6. A synchronous invoke waits here (on a handler thread of the net layer)
-  // for the invoker's outcome, which comes by the function's deadline; an Event is queued
-  // durably and answered 202 (docs/async-invoke.md). `legacy_async`: InvokeAsync (4.5).
+  // Spec 4.1-4.6. A synchronous invoke waits here for the invoker's outcome, which comes
+  // by the function's deadline (Api::handle_async answers without waiting); an Event is
+  // queued durably and answered 202 (docs/async-invoke.md). `legacy_async`: InvokeAsync (4.5).
   net::Response invoke(Call& c, bool legacy_async = false) {
+    PreparedInvoke prepared = prepare_invoke(c, legacy_async);
+    if (prepared.answer) return std::move(*prepared.answer);
+    // Shared with the callback: it may still be returning from set_value() when this
+    // thread has its outcome and leaves.
+    auto promise = std::make_shared<std::promise<function::InvokeOutcome>>();
+    std::future<function::InvokeOutcome> future = promise->get_future();
+    invoker_->invoke(std::move(prepared.invocation), [promise](function::InvokeOutcome outcome) {
+      promise->set_value(std::move(outcome));
+    });
+    return invoke_answer(prepared.arn, prepared.tail, future.get());
+  }
+
+  // Everything of invoke() up to the invoker: `answer` when the request is answered
+  // without running the function (an error, DryRun, Event), else what to run.
+  struct PreparedInvoke {
+    std::optional<net::Response> answer;
+    function::Invocation invocation;
+    std::string arn;    // the function's unqualified ARN
+    bool tail = false;  // X-Amz-Log-Type: Tail
+  };
+  PreparedInvoke prepare_invoke(Call& c, bool legacy_async) {
+    PreparedInvoke prepared;
+    prepared.answer = prepare_invoke(c, legacy_async, prepared);
+    return prepared;
+  }
+
+ private:
+  std::optional<net::Response> prepare_invoke(Call& c, bool legacy_async, PreparedInvoke& out) {
     FunctionKey key;
     if (auto e = resolve(c, c.segments[1], NameUse::kRead, key)) return error_response(*e);
     std::string_view type = c.request.header("X-Amz-Invocation-Type");
@@ -750,15 +778,16 @@ class Handlers {
     }
     invocation.trace_id = std::string(c.request.header("X-Amzn-Trace-Id"));
     invocation.tenant_id = std::string(c.request.header("X-Amz-Tenant-Id"));
-    // Shared with the callback: it may still be returning from set_value() when this
-    // thread has its outcome and leaves.
-    auto promise = std::make_shared<std::promise<function::InvokeOutcome>>();
-    std::future<function::InvokeOutcome> future = promise->get_future();
-    invoker_->invoke(std::move(invocation), [promise](function::InvokeOutcome outcome) {
-      promise->set_value(std::move(outcome));
-    });
-    function::InvokeOutcome outcome = future.get();
+    out.invocation = std::move(invocation);
+    out.arn = spec->arn;
+    out.tail = c.request.header("X-Amz-Log-Type") == "Tail";
+    return std::nullopt;
+  }
 
+ public:
+  // The Invoke answer for an invoker's `outcome` (spec 4.2, 4.3, 4.6).
+  static net::Response invoke_answer(const std::string& arn, bool tail,
+                                     function::InvokeOutcome outcome) {
     using Kind = function::InvokeOutcome::Kind;
     if (outcome.kind == Kind::kUnavailable) {
       if (outcome.payload == "ReservedFunctionConcurrentInvocationLimitExceeded" ||
@@ -775,11 +804,11 @@ class Handlers {
         return r;
       }
       if (outcome.payload == "ResourceNotFound") {
-        return error(ErrorType::kResourceNotFound, "Function not found: " + spec->arn);
+        return error(ErrorType::kResourceNotFound, "Function not found: " + arn);
       }
       // Nothing ran, so a client retrying the 500 runs the function at most once.
       return error(ErrorType::kService,
-                   "Sluice could not start an execution environment for " + spec->arn + ".");
+                   "Sluice could not start an execution environment for " + arn + ".");
     }
     net::Response r = json_response(200, std::move(outcome.payload));
     // Spec 4.3: the type the runtime gave its result.
@@ -788,7 +817,7 @@ class Handlers {
     }
     r.headers.emplace_back("X-Amz-Executed-Version", "$LATEST");
     if (outcome.kind != Kind::kOk) r.headers.emplace_back("X-Amz-Function-Error", "Unhandled");
-    if (c.request.header("X-Amz-Log-Type") == "Tail") {
+    if (tail) {
       r.headers.emplace_back("X-Amz-Log-Result", base64_encode(as_bytes(outcome.log_tail)));
     }
     return r;
@@ -1286,9 +1315,12 @@ Api::Api(FunctionRegistry* registry, const Clock* clock, ApiOptions options,
 
 std::span<const std::string_view> Api::path_prefixes() { return kPrefixes; }
 
-net::Response Api::handle(const net::Request& request) const {
-  const std::string request_id = internal::new_uuid();
-  Call call{request, identity_of(request, options_), "", "", {}, parse_query(request.query)};
+namespace {
+
+// The request's version, decoded path segments, identity and query, and a new request id.
+Call make_call(const net::Request& request, const ApiOptions& options) {
+  Call call{request, identity_of(request, options), internal::new_uuid(), "",
+            {},      parse_query(request.query)};
   std::string_view path = request.path;
   path.remove_prefix(1);
   bool first = true;
@@ -1304,11 +1336,31 @@ net::Response Api::handle(const net::Request& request) const {
     }
   }
   if (const auto invocation_id = request.header("amz-sdk-invocation-id"); !invocation_id.empty()) {
-    logging::get("lambda")->debug("request {} {} {} sdk-invocation={} attempt={}", request_id,
+    logging::get("lambda")->debug("request {} {} {} sdk-invocation={} attempt={}", call.request_id,
                                   request.method, request.path, invocation_id,
                                   request.header("amz-sdk-request"));
   }
-  call.request_id = request_id;
+  return call;
+}
+
+// The headers every Lambda answer carries.
+net::Response finish(net::Response response, const std::string& request_id, const Clock* clock) {
+  response.headers.emplace_back("x-amzn-RequestId", request_id);
+  response.headers.emplace_back("Date", internal::format_http_date(clock->now_ms()));
+  return response;
+}
+
+net::Response service_failure(const Call& call, const std::exception& e) {
+  // std::regex or allocation: a bug or exhaustion
+  logging::get("lambda")->error("request {} {} {} failed: {}", call.request_id, call.request.method,
+                                call.request.path, e.what());
+  return error(ErrorType::kService, "Sluice failed to complete the request.");
+}
+
+}  // namespace
+
+net::Response Api::handle(const net::Request& request) const {
+  Call call = make_call(request, options_);
   Handlers handlers(registry_, clock_, invoker_, events_, options_.max_event_payload_bytes);
   const std::optional<MappingApi> mappings =
       mappings_ == nullptr ? std::nullopt
@@ -1316,14 +1368,46 @@ net::Response Api::handle(const net::Request& request) const {
   net::Response response;
   try {
     response = dispatch(call, handlers, mappings ? &*mappings : nullptr);
-  } catch (const std::exception& e) {  // std::regex or allocation: a bug or exhaustion
-    logging::get("lambda")->error("request {} {} {} failed: {}", request_id, request.method,
-                                  request.path, e.what());
-    response = error(ErrorType::kService, "Sluice failed to complete the request.");
+  } catch (const std::exception& e) {
+    response = service_failure(call, e);
   }
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-  response.headers.emplace_back("Date", internal::format_http_date(clock_->now_ms()));
-  return response;
+  return finish(std::move(response), call.request_id, clock_);
+}
+
+void Api::handle_async(const net::Request& request, net::Responder responder) const {
+  const std::string_view type = request.header("X-Amz-Invocation-Type");
+  if (invoker_ == nullptr || request.method != "POST" ||
+      !(type.empty() || type == "RequestResponse") || !request.path.ends_with("/invocations")) {
+    responder.answer_blocking([this, &request] { return handle(request); });
+    return;
+  }
+  Call call = make_call(request, options_);
+  const std::vector<std::string>& s = call.segments;
+  if (call.version != "2015-03-31" || s.size() != 3 || s[0] != "functions" ||
+      s[2] != "invocations") {
+    responder.answer_blocking([this, &request] { return handle(request); });
+    return;
+  }
+  Handlers handlers(registry_, clock_, invoker_, events_, options_.max_event_payload_bytes);
+  Handlers::PreparedInvoke prepared;
+  try {
+    prepared = handlers.prepare_invoke(call, /*legacy_async=*/false);
+  } catch (const std::exception& e) {
+    prepared.answer = service_failure(call, e);
+  }
+  if (prepared.answer) {
+    responder.answer(finish(std::move(*prepared.answer), call.request_id, clock_));
+    return;
+  }
+  // The event-loop thread may run a quick in-process handler itself (InProcessInvoker's
+  // inline_max): for those, cheaper than handing the call to a worker and back.
+  prepared.invocation.may_run_inline = true;
+  invoker_->invoke(std::move(prepared.invocation),
+                   [responder, arn = std::move(prepared.arn), tail = prepared.tail,
+                    request_id = call.request_id, clock = clock_](function::InvokeOutcome outcome) {
+                     responder.answer(finish(Handlers::invoke_answer(arn, tail, std::move(outcome)),
+                                             request_id, clock));
+                   });
 }
 
 net::Response Api::handle_code_download(const net::Request& request) const {

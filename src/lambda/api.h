@@ -6,6 +6,7 @@
 #include "lambda/names.h"
 #include "lambda/registry.h"
 #include "net/http_message.h"
+#include "net/router.h"
 
 #include <span>
 #include <string>
@@ -47,6 +48,11 @@ class Api {
   // Every Lambda request: the router sends here whatever starts with one of
   // path_prefixes(). Always answers; never throws.
   net::Response handle(const net::Request& request) const;
+  // handle() for the router's asynchronous kind, on an event-loop thread: a synchronous
+  // Invoke (RequestResponse) is checked there and answered from the invoker's callback, so
+  // that no thread waits for the function; every other request goes to handle() through
+  // Responder::answer_blocking, since it may block on SQLite and file I/O.
+  void handle_async(const net::Request& request, net::Responder responder) const;
 
   // GET <kCodePrefix><account>/<region>/<name>/<code_id>/code.zip: the stored zip, the
   // Code.Location of GetFunction (spec 2.5). Unsigned, like a pre-signed URL.

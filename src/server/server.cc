@@ -207,7 +207,10 @@ Status Server::open_functions() {
   // Lambda is REST: routed by path prefix (spec 1.1), before Kinesis's POST / rules.
   for (std::string_view prefix : lambda::Api::path_prefixes()) {
     router_.add_path_prefix(
-        prefix, [api = lambda_.get()](const net::Request& r) { return api->handle(r); });
+        prefix,
+        net::AsyncHandler([api = lambda_.get()](const net::Request& r, net::Responder responder) {
+          api->handle_async(r, std::move(responder));
+        }));
   }
   router_.add_path_prefix(lambda::Api::kCodePrefix, [api = lambda_.get()](const net::Request& r) {
     return api->handle_code_download(r);
@@ -269,6 +272,9 @@ Server::~Server() {
   // Without shutdown(): no draining, no hooks; only make sure nothing runs past our members.
   stop_maintenance();
   http_.reset();  // closes connections while the loop still runs
+  // Invoke answers are posted to the loop from the invoker's callbacks: none may come after
+  // the loop is gone.
+  if (invoker_) invoker_->shutdown();
   loop_->stop();
   loop_->join();
   signals_.reset();  // before the io_context it belongs to
