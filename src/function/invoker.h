@@ -17,6 +17,10 @@ struct Invocation {
   std::string client_context;                      // X-Amz-Client-Context, decoded JSON
   std::string trace_id;                            // X-Amzn-Trace-Id, may be empty
   std::string tenant_id;                           // X-Amz-Tenant-Id, may be empty
+  // The caller allows invoke() to run a handler known to be quick (in-process C++) on the
+  // calling thread and to call `done` before it returns. Callers that hold a lock around
+  // invoke() or cannot lend their thread leave it false.
+  bool may_run_inline = false;
 };
 
 // How an invocation ended.
@@ -42,7 +46,8 @@ struct InvokeOutcome {
 // awaitable (STYLE.md example 6 shows the awaitable form): an Asio caller adapts it with
 // asio::async_initiate or a promise. Contract: thread-safe; `done` is called exactly once,
 // from any thread, at the latest shortly after the invocation's deadline, and must not
-// block; invoke() itself does not block.
+// block; invoke() itself does not block, except to run a quick handler when the invocation
+// allows it (Invocation::may_run_inline).
 class Invoker {
  public:
   using Done = std::function<void(InvokeOutcome)>;

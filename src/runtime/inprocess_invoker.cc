@@ -36,6 +36,11 @@ namespace {
 constexpr size_t kTailBytes = 4096;                 // X-Amz-Log-Type: Tail (spec 6.2)
 constexpr size_t kMaxResponseBytes = 6'291'556;     // spec 4.1, as the Runtime API enforces it
 constexpr size_t kMaxBufferedLogBytes = 64 * 1024;  // then lines go to the file at once
+// A function runs on a caller's thread (Invocation::may_run_inline) after this many quick
+// returns in a row, so one quick call is not enough to trust it with an event-loop thread.
+constexpr int32_t kQuickStreakToInline = 16;
+// The watcher's look when nothing is watched (see watch()).
+constexpr auto kIdleWatch = std::chrono::milliseconds(250);
 
 std::shared_ptr<spdlog::logger> logger() {
   static auto log = logging::get("runtime");
@@ -163,6 +168,9 @@ struct Library {
 // Per function (by ARN); never erased, so pointers to it stay valid.
 struct FunctionSlot {
   int32_t running = 0;  // GUARDED_BY(InProcessState::mu_): slots held, queued ones included
+  // Handler returns in a row within InProcessInvokerOptions::inline_max (0 after a slower
+  // one): how the invoker learns that the function may run on a caller's thread.
+  std::atomic<int32_t> quick_streak{0};
 
   std::mutex load_mu;  // guards everything below; held while a library loads
   std::string revision;
@@ -219,6 +227,7 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
     call->spec = std::move(target.spec);
     call->done = std::move(done);
     std::string refused;
+    bool run_here = false;
     {
       std::lock_guard lock(mu_);
       if (stopping_) {
@@ -239,6 +248,10 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
           ++running_;
           call->slot = slot.get();
           watch_add(call);
+          run_here = call->inv.may_run_inline && options_.inline_max.count() > 0 &&
+                     slot->quick_streak.load(std::memory_order_relaxed) >= kQuickStreakToInline;
+        }
+        if (call->slot != nullptr && !run_here) {
           queue_.push_back(call);
           // Every held slot may need a thread of its own (a stuck handler keeps one), so a
           // thread starts whenever the queue outgrows the idle ones. Threads never outnumber
@@ -252,6 +265,13 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
       d(make_outcome(Kind::kUnavailable, std::move(refused)));
       return;
     }
+    if (run_here) {
+      // A function whose handlers have kept returning quickly, and a caller that allows
+      // it: no hand-off to a worker and back. The watcher still reports a deadline.
+      run(call);
+      release(*call);
+      return;
+    }
     work_cv_.notify_one();
   }
 
@@ -263,6 +283,8 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
       if (it == slots_.end()) return;
       slot = it->second.get();
     }
+    // The next revision loads on a worker, and must earn its quick streak again.
+    slot->quick_streak.store(0, std::memory_order_relaxed);
     std::shared_ptr<Library> old;  // released outside load_mu
     std::lock_guard lock(slot->load_mu);
     old = std::move(slot->library);
@@ -445,6 +467,7 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
     if (call->finished.load()) return;  // timed out while its library loaded
     int rc = 0;
     executing_.fetch_add(1);
+    const auto entered = SteadyClock::now();
     try {
       rc = lib->entry(&c_inv, &c_reply);
     } catch (const std::exception& e) {
@@ -460,6 +483,14 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
       reply.has_error = true;
     }
     executing_.fetch_sub(1);
+    if (SteadyClock::now() - entered <= options_.inline_max) {
+      const int32_t streak = call->slot->quick_streak.load(std::memory_order_relaxed);
+      if (streak < kQuickStreakToInline) {
+        call->slot->quick_streak.store(streak + 1, std::memory_order_relaxed);
+      }
+    } else {
+      call->slot->quick_streak.store(0, std::memory_order_relaxed);
+    }
 
     if (!claim(*call)) {
       logger()->debug("function={} request={} returned after its timeout; result dropped", name,
@@ -649,14 +680,17 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
   // ---- deadlines ----
 
   void watch_add(const std::shared_ptr<Call>& call) {
-    bool earliest = false;
+    bool earlier = false;
     {
       std::lock_guard lock(watch_mu_);
-      earliest = watches_.empty() || call->deadline < watches_.begin()->first;
+      // The watcher wakes by itself by watch_target_; it needs a nudge only for a deadline
+      // before that (not in a closed loop of calls with equal timeouts, where every new
+      // deadline is later than the one the watcher already sleeps towards).
+      earlier = call->deadline < watch_target_;
       call->watch_pos = watches_.emplace(call->deadline, call);
       call->watched = true;
     }
-    if (earliest) watch_cv_.notify_one();
+    if (earlier) watch_cv_.notify_one();
   }
 
   void watch_remove(Call& call) {
@@ -671,13 +705,13 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
   void watch() {
     std::unique_lock lock(watch_mu_);
     while (!watch_stop_) {
-      if (watches_.empty()) {
-        watch_cv_.wait(lock);
-        continue;
-      }
-      const auto next = watches_.begin()->first;
-      if (SteadyClock::now() < next) {
-        watch_cv_.wait_until(lock, next);
+      const auto now = SteadyClock::now();
+      if (watches_.empty() || now < watches_.begin()->first) {
+        // With nothing watched, look again after kIdleWatch. A deadline added later than
+        // the target needs no wake-up (the watcher looks again by then); an earlier one
+        // wakes it (watch_add), so no deadline is passed unnoticed.
+        watch_target_ = watches_.empty() ? now + kIdleWatch : watches_.begin()->first;
+        watch_cv_.wait_until(lock, watch_target_);
         continue;
       }
       std::shared_ptr<Call> call = watches_.begin()->second;
@@ -717,6 +751,8 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
   std::condition_variable watch_cv_;
   std::multimap<SteadyClock::time_point, std::shared_ptr<Call>> watches_;  // GUARDED_BY(watch_mu_)
   bool watch_stop_ = false;                                                // GUARDED_BY(watch_mu_)
+  // When the watcher wakes by itself next; GUARDED_BY(watch_mu_)
+  SteadyClock::time_point watch_target_ = SteadyClock::time_point::min();
   std::thread watcher_;
 
   std::atomic<uint64_t> loads_{0};

@@ -25,6 +25,11 @@ struct InProcessInvokerOptions {
   // together. A slot is held until the handler returns, also after a timeout was reported.
   int32_t max_concurrency_per_function = 10;
   int32_t max_concurrency_total = 50;
+  // An invocation that allows it (Invocation::may_run_inline) runs on the caller's thread,
+  // inside invoke(), once the function's last 16 handler calls each returned within this
+  // time; one slower call sends it back to the workers. Saves two thread hand-offs per call
+  // (docs/runtime.md). Zero: always on a worker.
+  std::chrono::microseconds inline_max{1000};
   // How long shutdown() waits for running handlers before it reports them as ended.
   std::chrono::milliseconds stop_grace{std::chrono::seconds(2)};
 };
@@ -57,8 +62,8 @@ class InProcessState;
 //   kUnavailable    nothing ran: "ReservedFunctionConcurrentInvocationLimitExceeded",
 //                   "ConcurrentInvocationLimitExceeded", "ResourceNotFound", "Stopped"
 //
-// Thread-safe. `done` is called on a worker or the watcher thread, or (for kUnavailable)
-// inside invoke() itself; it must not block.
+// Thread-safe. `done` is called on a worker or the watcher thread, or inside invoke() itself
+// (kUnavailable; and a call run on the caller's thread, see inline_max); it must not block.
 class InProcessInvoker final : public function::Invoker {
  public:
   // Prepares the directories and starts the watcher thread. kInvalidArgument without

@@ -12,9 +12,11 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -36,6 +38,15 @@ std::string read_file(const std::filesystem::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+int count_of(std::string_view text, std::string_view needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string_view::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
 }
 
 // Waits (with a deadline) until `cond` holds; false at the deadline.
@@ -307,6 +318,68 @@ TEST_F(InProcessInvokerTest, TimeoutIsReportedAtTheDeadlineAndTheSlotStaysBusy) 
   EXPECT_EQ(later.payload, R"({"slept":true})");
   const std::string log = read_file(log_file("slow"));
   EXPECT_NE(log.find("woke up"), std::string::npos);  // a late line still reaches the file
+}
+
+TEST_F(InProcessInvokerTest, QuickFunctionRunsOnTheCallersThreadOnlyOnceItHasEarnedIt) {
+  put(spec("f", "lib/handler.so:sleepy", code(1, "a")));
+  InProcessInvokerOptions options;
+  options.inline_max = 30ms;
+  start(options);
+  // Where `done` ran, and the outcome, for one call that allows running inline.
+  auto call = [&](std::string payload, bool may_run_inline = true,
+                  std::chrono::milliseconds deadline = 0ms) {
+    function::Invocation inv = invocation("f", std::move(payload));
+    inv.may_run_inline = may_run_inline;
+    if (deadline > 0ms) inv.deadline = std::chrono::system_clock::now() + deadline;
+    auto where = std::make_shared<std::promise<std::pair<std::thread::id, InvokeOutcome>>>();
+    auto got = where->get_future();
+    invoker_->invoke(std::move(inv), [where](InvokeOutcome o) {
+      where->set_value({std::this_thread::get_id(), std::move(o)});
+    });
+    EXPECT_EQ(got.wait_for(10s), std::future_status::ready);
+    auto [thread, outcome] = got.get();
+    EXPECT_EQ(outcome.kind, Kind::kOk) << outcome.payload;
+    return thread == std::this_thread::get_id();
+  };
+  // 16 quick returns on workers before the first inline run.
+  for (int i = 0; i < 16; ++i) EXPECT_FALSE(call(R"({"ms":0})")) << i;
+  EXPECT_FALSE(call(R"({"ms":0})", /*may_run_inline=*/false));  // the caller said no
+  EXPECT_TRUE(call(R"({"ms":0})"));
+  EXPECT_TRUE(call(R"({"ms":0})"));
+  // One slow call (it still ran inline: nothing could know) sends it back to the workers.
+  EXPECT_TRUE(call(R"({"ms":60})"));
+  EXPECT_FALSE(call(R"({"ms":0})"));
+  const std::string log = read_file(log_file("f"));
+  EXPECT_EQ(count_of(log, "START RequestId:"), 21) << log;
+  EXPECT_EQ(count_of(log, "REPORT RequestId:"), 21) << log;
+}
+
+TEST_F(InProcessInvokerTest, InlineRunStillTimesOutAtTheDeadline) {
+  put(spec("f", "lib/handler.so:sleepy", code(1, "a")));
+  InProcessInvokerOptions options;
+  options.inline_max = 1000ms;
+  start(options);
+  for (int i = 0; i < 16; ++i) ASSERT_EQ(invoke("f", R"({"ms":0})").kind, Kind::kOk);
+  function::Invocation inv = invocation("f", R"({"ms":500})");
+  inv.may_run_inline = true;
+  inv.deadline = std::chrono::system_clock::now() + 100ms;
+  auto reported = std::make_shared<std::promise<std::chrono::steady_clock::time_point>>();
+  auto when = reported->get_future();
+  std::optional<InvokeOutcome> outcome;
+  const auto began = std::chrono::steady_clock::now();
+  invoker_->invoke(std::move(inv), [reported, &outcome](InvokeOutcome o) {
+    outcome = std::move(o);
+    reported->set_value(std::chrono::steady_clock::now());
+  });
+  const auto returned = std::chrono::steady_clock::now();
+  ASSERT_EQ(when.wait_for(1s), std::future_status::ready);
+  const auto timed_out_at = when.get();
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->kind, Kind::kTimedOut);
+  // The handler ran on this thread (invoke() returned only after its 500 ms), and the
+  // watcher reported the deadline while it still ran.
+  EXPECT_GE(returned - began, 450ms);
+  EXPECT_LT(timed_out_at - began, 400ms);
 }
 
 TEST_F(InProcessInvokerTest, ReservedConcurrencyAndTheDefaultCapThrottle) {
