@@ -1,5 +1,7 @@
 #include "net/http_message.h"
 
+#include "base/utf8.h"
+
 #include <fmt/format.h>
 
 namespace sluice::net {
@@ -55,7 +57,12 @@ std::string json_quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
+  const bool utf8 = valid_utf8(s);
   for (const char c : s) {
+    if (!utf8 && static_cast<unsigned char>(c) >= 0x80) {
+      out += kUtf8Replacement;
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";

@@ -47,7 +47,8 @@ struct Response {
 };
 
 // `s` as a JSON string literal, quotes included. Control characters, '"' and '\' are
-// escaped; bytes >= 0x80 pass through unchanged (the caller supplies UTF-8).
+// escaped; UTF-8 passes through unchanged. Text that is not UTF-8 (client bytes echoed in a
+// message) has each byte >= 0x80 replaced by U+FFFD, so the document is always valid JSON.
 std::string json_quote(std::string_view s);
 
 // ASCII case-insensitive equality, for header names.

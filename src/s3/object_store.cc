@@ -3,6 +3,7 @@
 #include "base/bytes.h"
 #include "base/checksum.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/uuid.h"
 #include "s3/internal/checksums.h"
 #include "s3/internal/object_format.h"
@@ -103,43 +104,6 @@ std::string prefix_successor(std::string p) {
   while (!p.empty() && static_cast<unsigned char>(p.back()) == 0xff) p.pop_back();
   if (!p.empty()) p.back() = static_cast<char>(static_cast<unsigned char>(p.back()) + 1);
   return p;
-}
-
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
 }
 
 // An object file's header: its fixed part, then the field block whose size that names.

@@ -1098,9 +1098,7 @@ net::Response Api::handle(const net::Request& request) const {
   if (entry == nullptr) {
     net::Response r = net::Response::json_error(
         400, "com.amazon.coral.service#UnknownOperationException",
-        fmt::format("Operation {} is not known to Sluice's SQS service.",
-                    // Header bytes need not be UTF-8; the JSON body must be.
-                    valid_message_text(op) ? op : std::string_view("(not UTF-8)")));
+        fmt::format("Operation {} is not known to Sluice's SQS service.", op));
     r.content_type = std::string(kContentType);
     return r;
   }

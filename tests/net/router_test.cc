@@ -191,6 +191,13 @@ TEST(JsonQuoteTest, EscapesQuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(json_quote("plain"), R"("plain")");
   EXPECT_EQ(json_quote("a\"b\\c\n\t\x01"), R"("a\"b\\c\n\t\u0001")");
   EXPECT_EQ(json_quote("h\xc3\xa9"), "\"h\xc3\xa9\"");
+  // Not UTF-8 (a stray continuation byte, a truncated sequence): every byte >= 0x80 becomes
+  // U+FFFD, so the JSON stays valid; the ASCII is kept.
+  EXPECT_EQ(json_quote("a\x80"
+                       "b\xc3"),
+            "\"a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD\"");
+  EXPECT_EQ(json_quote("\xc3\xa9\xff"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
 }
 
 TEST(ResponseTest, JsonErrorHasAwsShape) {

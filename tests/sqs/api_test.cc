@@ -84,6 +84,12 @@ TEST_F(SqsApiTest, UnknownOperationNamedInBytesThatAreNotUtf8AnswersValidJson) {
   auto r = call("Frob\xff\xfenicate", "{}");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(member(r, "__type"), "com.amazon.coral.service#UnknownOperationException");
+  // The name is still recognisable: its ASCII kept, the other bytes replaced by U+FFFD.
+  EXPECT_NE(member(r, "message")
+                .find("Frob\xEF\xBF\xBD\xEF\xBF\xBD"
+                      "nicate"),
+            std::string::npos)
+      << member(r, "message");
 }
 
 TEST_F(SqsApiTest, OutOfRangeAndMissingParametersAreSenderErrors) {

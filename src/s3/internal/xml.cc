@@ -1,8 +1,8 @@
 #include "s3/internal/xml.h"
 
-#include <fmt/format.h>
+#include "base/utf8.h"
 
-#include <simdjson.h>
+#include <fmt/format.h>
 
 namespace sluice::s3::internal {
 
@@ -11,10 +11,10 @@ std::string xml_escape(std::string_view s) {
   out.reserve(s.size());
   // Echoed request bytes (a Range header, a copy source) need not be UTF-8; the document
   // must be. When they are not, every byte >= 0x80 becomes U+FFFD.
-  const bool utf8 = simdjson::validate_utf8(s.data(), s.size());
+  const bool utf8 = valid_utf8(s);
   for (const char c : s) {
     if (!utf8 && static_cast<unsigned char>(c) >= 0x80) {
-      out += "\xEF\xBF\xBD";
+      out += kUtf8Replacement;
       continue;
     }
     switch (c) {
