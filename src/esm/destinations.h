@@ -2,6 +2,7 @@
 
 #include "base/status.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,11 +35,17 @@ class FailureDestinations {
   virtual Status deliver(std::string_view arn, const NoticeDelivery& delivery) = 0;
 };
 
-// Whether `arn` names an S3 bucket: its notices carry the records' payload (spec 9.3).
-inline bool is_bucket_arn(std::string_view arn) {
+// The bucket name of an S3 bucket ARN (arn:<partition>:s3:::<name>); nullopt for any other
+// ARN.
+inline std::optional<std::string_view> bucket_of_arn(std::string_view arn) {
   const size_t service = arn.find(':', 4);  // after "arn:<partition>"
-  return arn.starts_with("arn:") && service != std::string_view::npos &&
-         arn.substr(service).starts_with(":s3:::");
+  if (!arn.starts_with("arn:") || service == std::string_view::npos) return std::nullopt;
+  const std::string_view rest = arn.substr(service);
+  if (!rest.starts_with(":s3:::")) return std::nullopt;
+  return rest.substr(6);
 }
+
+// Whether `arn` names an S3 bucket: its notices carry the records' payload (spec 9.3).
+inline bool is_bucket_arn(std::string_view arn) { return bucket_of_arn(arn).has_value(); }
 
 }  // namespace sluice::esm

@@ -2,23 +2,23 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace sluice::server {
 
 namespace {
 
 enum class Kind { kQueue, kBucket, kOther };
 
-// The service of arn:<partition>:<service>:...; the bucket name for S3 (arn:aws:s3:::<name>).
+// What arn:<partition>:<service>:... names; the bucket name for S3 (esm::bucket_of_arn).
 Kind kind_of(std::string_view arn, std::string_view& bucket) {
-  const size_t service_start = arn.find(':', 4);
-  if (!arn.starts_with("arn:") || service_start == std::string_view::npos) return Kind::kOther;
-  const std::string_view rest = arn.substr(service_start + 1);
-  if (rest.starts_with("sqs:")) return Kind::kQueue;
-  if (rest.starts_with("s3:::")) {
-    bucket = rest.substr(5);
+  if (const std::optional<std::string_view> name = esm::bucket_of_arn(arn)) {
+    bucket = *name;
     return Kind::kBucket;
   }
-  return Kind::kOther;
+  const size_t service_start = arn.find(':', 4);
+  if (!arn.starts_with("arn:") || service_start == std::string_view::npos) return Kind::kOther;
+  return arn.substr(service_start + 1).starts_with("sqs:") ? Kind::kQueue : Kind::kOther;
 }
 
 }  // namespace
