@@ -58,6 +58,10 @@ class FakeRuntimeApi:
         self.cond = threading.Condition()
         self.stopping = False
         self.post_status = {}  # request id -> status to answer its /response or /error with
+        # Transport variations the engine's server does not use but HTTP allows: events sent
+        # chunked, and a connection closed after every answer.
+        self.chunked_events = False
+        self.close_after_reply = False
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -66,10 +70,21 @@ class FakeRuntimeApi:
             def log_message(self, *args):
                 pass
 
-            def _reply(self, status, body=b"", headers=None):
+            def _reply(self, status, body=b"", headers=None, chunked=False):
                 self.send_response(status)
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
+                if api.close_after_reply:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for at in range(0, len(body), 1000):
+                        piece = body[at:at + 1000]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -90,7 +105,7 @@ class FakeRuntimeApi:
                         continue
                 with api.cond:
                     api.delivered_at[request_id] = time.monotonic()
-                self._reply(200, body, headers)
+                self._reply(200, body, headers, chunked=api.chunked_events)
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))

@@ -275,6 +275,31 @@ def test_invocations_reuse_the_process(launch, fake_api):
     fake_api.wait_next_calls(4)  # ready again after the third
 
 
+def test_chunked_events_and_closed_connections(launch, fake_api):
+    # The client speaks HTTP/1.1 over a plain socket: chunked bodies and a server that closes
+    # after each answer must work as well as the engine's Content-Length keep-alive.
+    fake_api.chunked_events = True
+    fake_api.close_after_reply = True
+    proc = launch("python", {"app.py": APP_OK}, "app.handler")
+    for i in range(3):
+        event = {"i": i, "pad": "x" * (2500 * i)}  # 0 to 3 chunks of 1000 bytes and a rest
+        rid = fake_api.invoke(event)
+        res = fake_api.result(rid)
+        assert res.kind == "response"
+        assert res.json() == {"ok": True, "e": event}
+    assert proc.proc.poll() is None
+
+
+def test_large_event_and_result_cross_the_socket(launch, fake_api):
+    launch("python", {"app.py": "def handler(e, c):\n    return e\n"}, "app.handler")
+    event = {"blob": "".join(chr(0x41 + i % 26) for i in range(1_000_000))}
+    rid = fake_api.invoke(event)
+    res = fake_api.result(rid)
+    assert res.kind == "response"
+    assert int(res.headers["content-length"]) == len(res.body)
+    assert res.json() == event
+
+
 def test_print_reaches_stdout_unbuffered(launch, fake_api):
     code = "import time\ndef handler(e, c):\n    print('hello from', e['who'])\n    time.sleep(30)\n"
     proc = launch("python", {"app.py": code}, "app.handler")

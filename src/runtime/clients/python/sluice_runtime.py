@@ -15,11 +15,11 @@ Standard library only; must stay importable by Python 3.9.
 """
 
 import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -149,9 +149,19 @@ class RuntimeApiError(Exception):
     pass
 
 
+class _Headers(dict):
+    """Response headers by lower-cased name; get() takes any case."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+
 class RuntimeApi:
-    """HTTP/1.1 client of the engine's Runtime API on one keep-alive connection. Not
-    thread-safe: only the main loop calls it."""
+    """HTTP/1.1 client of the engine's Runtime API on one keep-alive connection, over a plain
+    socket: http.client (and the email parser it imports) cost more start-up time than the whole
+    rest of the client, and more time per request than the exchange itself. The engine's server
+    answers with Content-Length (chunked answers are read too). Not thread-safe: only the main
+    loop calls it."""
 
     def __init__(self, address):
         host, sep, port = address.rpartition(":")
@@ -160,31 +170,116 @@ class RuntimeApi:
                 "AWS_LAMBDA_RUNTIME_API must be host:port, got {!r}".format(address))
         self._host = host.strip("[]")
         self._port = int(port)
-        self._conn = None
+        self._host_header = address
+        self._sock = None
+        self._buf = b""
+
+    def _connect(self):
+        # No timeout: /next is a long poll that may wait for hours.
+        sock = socket.create_connection((self._host, self._port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._buf = b""
+
+    def _close(self):
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self._buf = b""
+
+    def _fill(self):
+        data = self._sock.recv(65536)
+        if not data:
+            raise ConnectionResetError("the Runtime API closed the connection")
+        self._buf += data
+
+    def _read_until(self, marker):
+        while True:
+            at = self._buf.find(marker)
+            if at >= 0:
+                out, self._buf = self._buf[:at], self._buf[at + len(marker):]
+                return out
+            self._fill()
+
+    def _read_exactly(self, n):
+        if len(self._buf) < n:
+            parts = [self._buf]
+            have = len(self._buf)
+            while have < n:
+                data = self._sock.recv(max(65536, n - have))
+                if not data:
+                    raise ConnectionResetError("the Runtime API closed the connection")
+                parts.append(data)
+                have += len(data)
+            self._buf = b"".join(parts)
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def _read_response(self):
+        head = self._read_until(b"\r\n\r\n").decode("latin-1")
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise RuntimeApiError("malformed status line {!r}".format(lines[0][:100]))
+        headers = _Headers()
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self._read_until(b"\r\n").split(b";", 1)[0], 16)
+                if size == 0:
+                    while self._read_until(b"\r\n"):  # trailer lines, then an empty one
+                        pass
+                    break
+                chunks.append(self._read_exactly(size))
+                self._read_exactly(2)
+            body = b"".join(chunks)
+        else:
+            body = self._read_exactly(int(headers.get("Content-Length", "0")))
+        return int(parts[1]), headers, body
+
+    def _send(self, method, path, body, headers):
+        head = ["{} {} HTTP/1.1\r\nHost: {}\r\n".format(method, path, self._host_header)]
+        for name, value in (headers or {}).items():
+            head.append("{}: {}\r\n".format(name, value))
+        if body is not None:
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            head.append("Content-Length: {}\r\n".format(len(body)))
+        head.append("\r\n")
+        data = "".join(head).encode("latin-1")
+        if body:
+            if len(body) <= 65536:
+                data += body
+            else:
+                self._sock.sendall(data)
+                data = body
+        self._sock.sendall(data)
 
     def _request(self, method, path, body=None, headers=None):
         """Returns (status, headers, body bytes). A keep-alive connection the server closed while
         idle is replaced once; any other transport failure raises RuntimeApiError."""
         for attempt in (1, 2):
-            if self._conn is None:
-                # No timeout: /next is a long poll that may wait for hours.
-                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=None)
             try:
-                self._conn.request(method, path, body=body, headers=headers or {})
-                resp = self._conn.getresponse()
-                data = resp.read()
-                if resp.getheader("Connection", "").lower() == "close":
-                    self._conn.close()
-                    self._conn = None
-                return resp.status, resp.headers, data
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
-                self._conn.close()
-                self._conn = None
+                if self._sock is None:
+                    self._connect()
+                self._send(method, path, body, headers)
+                status, resp_headers, data = self._read_response()
+                if resp_headers.get("Connection", "").lower() == "close":
+                    self._close()
+                return status, resp_headers, data
+            except (ConnectionResetError, BrokenPipeError) as e:
+                self._close()
                 if attempt == 2:
                     raise RuntimeApiError("{} {}: {}".format(method, path, e))
-            except (OSError, http.client.HTTPException) as e:
-                self._conn.close()
-                self._conn = None
+            except (OSError, ValueError) as e:
+                self._close()
                 raise RuntimeApiError("{} {}: {}".format(method, path, e))
         raise AssertionError("unreachable")
 
