@@ -180,6 +180,27 @@ TEST_F(ServerTest, AsyncHandlerRunsOnTheLoopAndItsBlockingWorkOnThePool) {
   EXPECT_FALSE(work_on_loop.get_future().get());
 }
 
+TEST_F(ServerTest, AnAnswerGivenWhileTheAsyncHandlerStillRunsIsSentAtOnce) {
+  // The handler answers and then keeps its thread for a while (an in-process function that
+  // ran inline past its deadline): the client must not wait for it to return.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  router_.add("GET", "/answers-early", AsyncHandler([released](const Request&, Responder r) {
+                r.answer(Response::text(200, "early"));
+                released.wait_for(5s);
+              }));
+  start();
+  TestClient client(port());
+  const auto began = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.send("GET /answers-early HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto reply = client.read_reply();
+  const auto took = std::chrono::steady_clock::now() - began;
+  release.set_value();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body, "early");
+  EXPECT_LT(took, 2s);
+}
+
 TEST_F(ServerTest, AsyncHandlerThatDropsOrThrowsItsResponderGets500) {
   router_.add("GET", "/dropped", AsyncHandler([](const Request&, Responder) {}));
   router_.add("GET", "/thrown", AsyncHandler([](const Request&, Responder) {

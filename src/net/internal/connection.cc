@@ -301,7 +301,8 @@ asio::awaitable<Response> Connection::dispatch(const BeastRequest& req) {
     view.headers.push_back({sv(field.name_string()), sv(field.value())});
   }
   view.body = req.body();
-  co_return co_await dispatch_request(*state_, view, fmt::format("conn={}", id_));
+  co_return co_await dispatch_request(*state_, strand_.get_inner_executor(), view,
+                                      fmt::format("conn={}", id_));
 }
 
 BeastResponse Connection::to_beast(Response response, const BeastRequest& req,

@@ -3,12 +3,14 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -25,10 +27,11 @@ Response internal_failure() {
 // Runs the asynchronous handler and suspends the calling coroutine until its Responder is
 // answered. The answer is posted to the coroutine's own executor (the connection's strand),
 // so the connection always resumes on its strand, whoever answered.
-asio::awaitable<Response> await_async(ServerState& state, const AsyncHandler& handler,
-                                      const Request& request, std::string_view who) {
+asio::awaitable<Response> await_async(ServerState& state, asio::io_context::executor_type loop,
+                                      const AsyncHandler& handler, const Request& request,
+                                      std::string_view who) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
-      [&state, &handler, &request, who](auto completion) {
+      [&state, loop, &handler, &request, who](auto completion) {
         using Completion = decltype(completion);
         auto executor = asio::get_associated_executor(completion);
         // std::function wants a copyable callable; the Responder delivers at most once.
@@ -47,30 +50,34 @@ asio::awaitable<Response> await_async(ServerState& state, const AsyncHandler& ha
           offload = [](std::function<void()> job) { job(); };
         }
         Responder responder(std::move(deliver), std::move(offload));
-        try {
-          handler(request, responder);
-        } catch (const std::exception& e) {
-          state.log->error("{} handler for {} {} threw: {}", who, request.method, request.path,
-                           e.what());
-          responder.answer(internal_failure());
-        } catch (...) {
-          state.log->error("{} handler for {} {} threw a non-exception", who, request.method,
-                           request.path);
-          responder.answer(internal_failure());
-        }
+        // `request` outlives the call: nothing can answer (and so end the wait) before the
+        // handler has been given the Responder.
+        asio::defer(loop, [&state, &handler, &request, who = std::string(who), responder] {
+          try {
+            handler(request, responder);
+          } catch (const std::exception& e) {
+            state.log->error("{} handler for {} {} threw: {}", who, request.method, request.path,
+                             e.what());
+            responder.answer(internal_failure());
+          } catch (...) {
+            state.log->error("{} handler for {} {} threw a non-exception", who, request.method,
+                             request.path);
+            responder.answer(internal_failure());
+          }
+        });
       },
       asio::use_awaitable);
 }
 
 }  // namespace
 
-asio::awaitable<Response> dispatch_request(ServerState& state, const Request& request,
-                                           std::string_view who) {
+asio::awaitable<Response> dispatch_request(ServerState& state, asio::io_context::executor_type loop,
+                                           const Request& request, std::string_view who) {
   try {
     auto found = state.router->find(request);
     if (Response* error = std::get_if<Response>(&found)) co_return std::move(*error);
     const Endpoint& endpoint = *std::get<const Endpoint*>(found);
-    if (endpoint.async) co_return co_await await_async(state, endpoint.async, request, who);
+    if (endpoint.async) co_return co_await await_async(state, loop, endpoint.async, request, who);
     if (state.handlers) {
       // `request` lives in the caller's frame, which waits here.
       co_return co_await asio::co_spawn(

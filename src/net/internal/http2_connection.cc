@@ -357,7 +357,7 @@ asio::awaitable<Response> Http2Connection::dispatch(const StreamState& s) {
   for (const auto& [name, value] : s.headers) view.headers.push_back({name, value});
   view.body = s.body;
   state_->log->debug("conn={} h2 stream={} {} {}", conn_id_, s.id, view.method, view.target);
-  co_return co_await dispatch_request(*state_, view,
+  co_return co_await dispatch_request(*state_, stream_->get_executor().get_inner_executor(), view,
                                       fmt::format("conn={} h2 stream={}", conn_id_, s.id));
 }
 
