@@ -116,6 +116,13 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
                       "(1 MiB/s and 1000 records/s written; 5 reads/s and 2 MiB/s read; 5 "
                       "GetShardIterator/s) with ProvisionedThroughputExceededException");
   serve_cmd
+      ->add_option("--inprocess-inline-us", config.inprocess_inline_us,
+                   "In-process C++ handlers whose last 16 calls each returned within this many "
+                   "microseconds run on the Invoke request's event-loop thread instead of a "
+                   "worker (0: always on a worker)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--handler-threads", config.http.handler_threads,
                    "Threads that run request handlers, so that requests waiting for the disk "
                    "do not hold the event loop (0: run them on the event loop)")

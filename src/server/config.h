@@ -31,6 +31,9 @@ struct Config {
   std::string default_region = "us-east-1";
   // Lambda Code.S3Bucket "hot-reload" runs code from a local directory (non-AWS behaviour).
   bool lambda_hot_reload = false;
+  // In-process handlers that keep returning within this run on the Invoke request's own
+  // event-loop thread (--inprocess-inline-us; 0: always on a worker; docs/runtime.md).
+  int64_t inprocess_inline_us = 1000;
   // Asynchronous invokes (Event, InvokeAsync; docs/async-invoke.md): retries and their
   // delays, maximum event age (--async-* flags), and the largest payload accepted.
   lambda::EventQueueOptions async_events;

@@ -147,6 +147,7 @@ Status Server::open_functions() {
   runtime::InProcessInvokerOptions in_process_options;
   in_process_options.log_dir = data_dir_->file("runtime/logs");
   in_process_options.scratch_dir = data_dir_->file("runtime/inprocess");
+  in_process_options.inline_max = std::chrono::microseconds(config_.inprocess_inline_us);
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<runtime::InProcessInvoker> in_process,
                           runtime::InProcessInvoker::create(std::move(in_process_options), lookup));
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<runtime::RemoteInvoker> remote,

@@ -10,6 +10,8 @@ import io
 import json
 import os
 import pathlib
+import threading
+import urllib.request
 import zipfile
 
 import time
@@ -165,3 +167,56 @@ def test_missing_library_is_an_invalid_entrypoint_and_bad_paths_are_refused(lam)
             lam.create_function(FunctionName="bad", Runtime="sluice.cpp", Handler=handler,
                                 Role=ROLE, Code={"ZipFile": lib})
         assert error_of(e)[:1] == ("InvalidParameterValueException",), handler
+
+
+def test_a_quick_handler_run_inline_that_turns_slow_holds_only_its_own_request(server):
+    # After 16 quick calls the handler runs on the Invoke request's own event-loop thread
+    # (docs/runtime.md). A call that then sleeps past its deadline is still answered
+    # Sandbox.Timedout at the deadline, and meanwhile the server answers everything else.
+    lam = client_without_retries(server)
+    lib = zip_with(library("libtest_handlers_v1.so"))
+    lam.create_function(FunctionName="turns-slow", Runtime="sluice.cpp",
+                        Handler="lib/handler.so:sleepy", Role=ROLE, Timeout=1,
+                        Code={"ZipFile": lib})
+    lam.create_function(FunctionName="bystander", Runtime="sluice.cpp",
+                        Handler="lib/handler.so:sleepy", Role=ROLE, Code={"ZipFile": lib})
+    for _ in range(20):
+        r, out = invoke(lam, "turns-slow", {"ms": 0})
+        assert out == {"slept": True}
+
+    result = {}
+
+    def slow_call():
+        began = time.monotonic()
+        result["r"], result["out"] = invoke(client_without_retries(server), "turns-slow",
+                                            {"ms": 2500})
+        result["took"] = time.monotonic() - began
+
+    t = threading.Thread(target=slow_call)
+    t.start()
+    time.sleep(0.3)  # the slow handler is running now
+    others_began = time.monotonic()
+    for _ in range(5):
+        _, out = invoke(lam, "bystander", {"ms": 0})
+        assert out == {"slept": True}
+    health = lam.meta.endpoint_url + "/_sluice/health"
+    with urllib.request.urlopen(health, timeout=5) as resp:
+        assert resp.status == 200
+    assert time.monotonic() - others_began < 1.5  # not behind the 2.5 s handler
+    t.join(10)
+    assert not t.is_alive()
+    assert result["out"]["errorType"] == "Sandbox.Timedout"
+    assert result["took"] < 2.0  # at the 1 s deadline, not when the handler returned
+
+
+def test_inline_runs_can_be_switched_off(launch, run_sluice):
+    proc = launch("--inprocess-inline-us", "0")
+    lam = client_without_retries(proc)
+    lam.create_function(FunctionName="f", Runtime="sluice.cpp", Handler="lib/handler.so:sleepy",
+                        Role=ROLE, Code={"ZipFile": zip_with(library("libtest_handlers_v1.so"))})
+    for _ in range(20):
+        _, out = invoke(lam, "f", {"ms": 0})
+        assert out == {"slept": True}
+    refused = run_sluice("serve", "--port", "0", "--inprocess-inline-us", "-1")
+    assert refused.returncode != 0
+    assert "--inprocess-inline-us" in refused.stderr.decode()
