@@ -36,8 +36,11 @@ asio::awaitable<Response> await_async(ServerState& state, asio::io_context::exec
         auto executor = asio::get_associated_executor(completion);
         // std::function wants a copyable callable; the Responder delivers at most once.
         auto slot = std::make_shared<std::optional<Completion>>(std::move(completion));
+        // defer, not post: an answer given on a loop thread (an in-process handler run
+        // inline) then resumes the connection on that same thread once the handler is done,
+        // instead of waking another loop thread for it; from any other thread it is a post.
         Responder::Deliver deliver = [executor, slot](Response response) {
-          asio::post(executor, [slot, response = std::move(response)]() mutable {
+          asio::defer(executor, [slot, response = std::move(response)]() mutable {
             std::move (**slot)(std::move(response));
           });
         };
