@@ -56,6 +56,18 @@ bool whole_batch_after(const File& file, uint64_t from, uint64_t end) {
   return false;
 }
 
+// Where the records a read from `from` may take end at the latest, when it takes at most
+// `max_records`: the first index point at or past from + max_records starts a batch that
+// holds none of them (index points are batch starts). The segment's end when there is none.
+// `entry` is find_entry_for_offset(s, from). REQUIRES: Log::mu_ held (entries grow).
+uint64_t wanted_span(const SegmentSummary& s, size_t entry, Offset from, size_t max_records) {
+  const uint64_t stop = from.value() - s.base_offset.value() + max_records;
+  const auto it =
+      std::lower_bound(s.entries.begin() + static_cast<std::ptrdiff_t>(entry), s.entries.end(),
+                       stop, [](const IndexEntry& e, uint64_t rel) { return e.rel_offset < rel; });
+  return it == s.entries.end() ? s.valid_bytes : it->position;
+}
+
 }  // namespace
 
 struct Log::Segment {
@@ -426,13 +438,23 @@ Result<ReadResult> Log::read(Offset from, ReadLimits limits) const {
     const uint64_t begin = seg.summary.entries[entry].position;
     const uint64_t end = seg.summary.valid_bytes;
     const Offset seg_next = seg.summary.next_offset;
+    const uint64_t span =
+        wanted_span(seg.summary, entry, from, limits.max_records - out.records.size()) - begin;
     std::shared_ptr<File> file = seg.file;
     lock.unlock();
 
-    const size_t chunk = std::clamp(limits.max_bytes, kMinReadChunkBytes, kMaxReadChunkBytes);
+    // The first read takes the wanted span whole and nothing past it: a reader that wants a
+    // thousand small records must not copy megabytes out of the page cache to get them.
+    const size_t chunk =
+        std::min(std::clamp(limits.max_bytes, kMinReadChunkBytes, kMaxReadChunkBytes),
+                 static_cast<size_t>(std::max<uint64_t>(span, kBatchHeaderSize)));
     internal::BatchScanner scanner(file.get(), begin, end, chunk, /*keep_buffers=*/true);
     bool full = false;
     while (!full) {
+      if (out.records.size() >= limits.max_records) {
+        full = true;  // without looking at the next batch, which would cost another read
+        break;
+      }
       auto batch = scanner.next();
       if (!batch.ok()) {
         if (batch.status().is_end_of_data()) break;

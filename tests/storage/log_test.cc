@@ -17,6 +17,57 @@ using testing::as_records;
 using testing::make_records;
 using testing::OwnedRecord;
 
+// Passes everything to another file system and counts the bytes pread() returns: what a
+// read copies out of the files.
+class ReadCountingFileSystem final : public FileSystem {
+ public:
+  explicit ReadCountingFileSystem(FileSystem* base) : base_(base) {}
+
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<File> f, base_->open(path, mode));
+    return std::unique_ptr<File>(std::make_unique<CountingFile>(std::move(f), &bytes_read_));
+  }
+  Status create_dirs(const std::string& path) override { return base_->create_dirs(path); }
+  Result<std::vector<std::string>> list_dir(const std::string& path) override {
+    return base_->list_dir(path);
+  }
+  Status remove_file(const std::string& path) override { return base_->remove_file(path); }
+  Status remove_all(const std::string& path) override { return base_->remove_all(path); }
+  Status rename(const std::string& from, const std::string& to) override {
+    return base_->rename(from, to);
+  }
+  Status sync_dir(const std::string& path) override { return base_->sync_dir(path); }
+  bool exists(const std::string& path) override { return base_->exists(path); }
+
+  uint64_t bytes_read() const { return bytes_read_.load(); }
+
+ private:
+  class CountingFile final : public File {
+   public:
+    CountingFile(std::unique_ptr<File> f, std::atomic<uint64_t>* counter)
+        : f_(std::move(f)), counter_(counter) {}
+    Result<size_t> pread(uint64_t pos, std::span<std::byte> out) const override {
+      auto n = f_->pread(pos, out);
+      if (n.ok()) *counter_ += *n;
+      return n;
+    }
+    Status pwritev(uint64_t pos, std::span<const ByteView> parts) override {
+      return f_->pwritev(pos, parts);
+    }
+    Status sync() override { return f_->sync(); }
+    Status truncate(uint64_t size) override { return f_->truncate(size); }
+    Result<uint64_t> size() const override { return f_->size(); }
+    const std::string& path() const override { return f_->path(); }
+
+   private:
+    std::unique_ptr<File> f_;
+    std::atomic<uint64_t>* counter_;
+  };
+
+  FileSystem* const base_;
+  std::atomic<uint64_t> bytes_read_{0};
+};
+
 class LogTest : public ::testing::Test {
  protected:
   std::unique_ptr<Log> open_log(LogOptions options = {}) {
@@ -351,6 +402,74 @@ TEST_F(LogTest, FailedExplicitSyncPoisonsTheLog) {
   faults_.fail_syncs(false);
   EXPECT_FALSE(log->health().ok());
   EXPECT_EQ(log->append(as_records(make_records(1, 0, "x"))).status().code(), Code::kIOError);
+}
+
+// A read that may take a few records copies about their bytes out of the segment, not a
+// whole read chunk: the sparse index bounds the span (reads of 1000 records for an event
+// source mapping used to copy 4 MiB each).
+TEST(LogReadSpanTest, ASmallReadCopiesOnlyTheSpanOfItsRecords) {
+  MemFileSystem mem;
+  ReadCountingFileSystem counting(&mem);
+  ManualClock clock;
+  auto opened = Log::open(&counting, "/data/logs/s-0", LogOptions{}, &clock);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Log& log = **opened;
+  for (int b = 0; b < 100; ++b) {  // 100 batches of 100 records of 100 bytes: over 1 MB
+    ASSERT_TRUE(log.append(as_records(make_records(100, b, "b" + std::to_string(b), 100))).ok());
+  }
+  for (const uint64_t from : {0u, 5050u, 9950u}) {
+    const uint64_t before = counting.bytes_read();
+    auto r = log.read(Offset(from), ReadLimits{.max_records = 100});
+    ASSERT_TRUE(r.ok()) << r.status();
+    const uint64_t copied = counting.bytes_read() - before;
+    const uint64_t want = std::min<uint64_t>(100, 10000 - from);
+    ASSERT_EQ(r->records.size(), want) << from;
+    for (uint64_t i = 0; i < want; ++i) {
+      const uint64_t o = from + i;
+      EXPECT_EQ(r->records[i].offset, Offset(o));
+      EXPECT_TRUE(
+          as_string_view(r->records[i].payload)
+              .starts_with("b" + std::to_string(o / 100) + "-" + std::to_string(o % 100) + "."));
+    }
+    EXPECT_EQ(r->next_offset, Offset(from + want));
+    // At most the two batches the records lie in (about 13 KB each) and a header.
+    EXPECT_LT(copied, 32u * 1024) << "from " << from;
+    EXPECT_GT(copied, want * 100) << "from " << from;
+  }
+}
+
+TEST(LogReadSpanTest, ReadsThatEndOnABatchEdgeContinueInTheNextSegment) {
+  MemFileSystem mem;
+  ReadCountingFileSystem counting(&mem);
+  ManualClock clock;
+  auto opened =
+      Log::open(&counting, "/data/logs/s-0",
+                LogOptions{.segment_max_bytes = 4096, .index_interval_bytes = 256}, &clock);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Log& log = **opened;
+  for (int b = 0; b < 30; ++b) {
+    ASSERT_TRUE(log.append(as_records(make_records(10, b, "s" + std::to_string(b), 50))).ok());
+  }
+  ASSERT_GT(log.segment_count(), 3u);
+  // Reads of every size from every offset step through the log without a gap or a repeat.
+  for (const size_t step : {1u, 7u, 10u, 25u, 300u}) {
+    Offset at(0);
+    uint64_t seen = 0;
+    while (at < log.end_offset()) {
+      auto r = log.read(at, ReadLimits{.max_records = step});
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_FALSE(r->records.empty()) << "step " << step << " at " << at.value();
+      ASSERT_LE(r->records.size(), step);
+      for (const RecordView& v : r->records) {
+        ASSERT_EQ(v.offset, Offset(seen)) << "step " << step;
+        EXPECT_TRUE(as_string_view(v.payload).starts_with("s" + std::to_string(seen / 10) + "-" +
+                                                          std::to_string(seen % 10) + "."));
+        ++seen;
+      }
+      at = r->next_offset;
+    }
+    EXPECT_EQ(seen, 300u) << "step " << step;
+  }
 }
 
 }  // namespace
