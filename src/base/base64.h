@@ -10,6 +10,11 @@ namespace sluice {
 
 // Standard base64 (RFC 4648 alphabet, '=' padding), the one codec every layer uses.
 
+// Characters of the base64 text of `n` bytes: four per started group of three.
+constexpr size_t base64_length(size_t n) { return (n + 2) / 3 * 4; }
+// Writes the base64 text of `bytes` at `out` and returns one past its end.
+// REQUIRES: room for base64_length(bytes.size()) characters at `out`.
+char* write_base64(char* out, ByteView bytes);
 // Appends the base64 text of `bytes` to `out`.
 void append_base64(std::string& out, ByteView bytes);
 std::string base64_encode(ByteView bytes);
