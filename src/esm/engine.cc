@@ -289,13 +289,27 @@ class Reader : public std::enable_shared_from_this<Reader> {
   void stop();  // finish the batches in flight (their results still checkpoint), then end
 
  private:
+  // One record read from the shard. The key and data are views into the read that brought
+  // the record (its keepalive sits in reads_ until the record leaves read_); the sequence
+  // number is held inline. Nothing is copied per record.
   struct Record {
-    std::string sequence_number;
+    stream::SequenceNumberText sequence_number;
     int64_t arrival_ms = 0;
-    std::string partition_key;
-    std::string data;
+    std::string_view partition_key;
+    ByteView data;
+    // Bytes in an event: EventBuilder::own_bytes() + shared_bytes_without_role_.
     size_t event_bytes = 0;
     bool done = false;
+
+    EventRecord event_view() const {
+      return EventRecord{sequence_number.view(), arrival_ms, partition_key, data};
+    }
+  };
+  // What keeps the bytes of a read alive: a GetRecords result's keepalive, and the read
+  // index one past its last record. Dropped once every record of it has left read_.
+  struct ReadChunk {
+    uint64_t end_index = 0;
+    std::shared_ptr<const void> keepalive;
   };
   // A run of records at the front of a lane being worked on: the batch in flight or waiting
   // for its retry, or the halves of a bisected batch (spec 6.3), in order.
@@ -342,6 +356,9 @@ class Reader : public std::enable_shared_from_this<Reader> {
   void invoke_front(Lane& lane, const Mapping& cfg);
   void on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t attempts_before);
   Record& at(uint64_t index) { return read_[index - first_index_]; }
+  // The builder of events for this shard with the function's current role (spec 2.1); a
+  // role of "" when the function is gone (the invocation fails without an event then).
+  EventBuilder event_builder(const Mapping& cfg) const;
   // The first `n` records of the lane are done: drop them and checkpoint what is done in
   // every lane.
   void complete_prefix(Lane& lane, size_t n);
@@ -364,6 +381,9 @@ class Reader : public std::enable_shared_from_this<Reader> {
   Engine::Impl* const impl_;
   const std::shared_ptr<Run> run_;
   const std::string shard_id_;
+  // EventBuilder::shared_bytes() of this shard's events with an empty role: counted into
+  // Record::event_bytes at read time, when the role is not looked up.
+  const size_t shared_bytes_without_role_;
   ShardPosition position_;  // the persisted checkpoint
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer idle_timer_;
@@ -377,6 +397,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
   std::string last_read_;  // sequence number of the last record read, "" before the first
   // Records read and not yet checkpointed, in shard order; read index first_index_ + i.
   std::deque<Record> read_;
+  std::deque<ReadChunk> reads_;  // the reads read_'s views point into, in order
   uint64_t first_index_ = 0;
   size_t undone_ = 0;  // records of read_ not done
   std::vector<std::unique_ptr<Lane>> lanes_;
@@ -892,6 +913,9 @@ Reader::Reader(Engine::Impl* impl, std::shared_ptr<Run> run, std::string shard_i
     : impl_(impl),
       run_(std::move(run)),
       shard_id_(std::move(shard_id)),
+      shared_bytes_without_role_(
+          EventBuilder(EventSource{shard_id_, run_->stream_arn, run_->stream.region, ""})
+              .shared_bytes()),
       position_(std::move(start)),
       strand_(asio::make_strand(impl->io)),
       idle_timer_(strand_) {
@@ -1012,7 +1036,6 @@ Result<size_t> Reader::read_more(size_t want) {
       if (got.status().code() == Code::kExpired && attempt == 0) continue;
       return got.status();
     }
-    const EventSource source{shard_id_, run_->stream_arn, run_->stream.region, ""};
     const int64_t now = impl_->clock->now_ms();
     const std::shared_ptr<const FilterSet> filters = run_->filters();
     size_t filtered = 0;
@@ -1022,30 +1045,28 @@ Result<size_t> Reader::read_more(size_t want) {
               FilterRecord{r.partition_key, r.sequence_number.view(), r.arrival_ms, r.data})) {
         // Filtered out (spec 4.2): done at once, never delivered, counts toward nothing.
         Record skipped;
-        skipped.sequence_number = std::string(r.sequence_number.view());
+        skipped.sequence_number = r.sequence_number;
         skipped.done = true;
-        last_read_ = skipped.sequence_number;
-        read_.push_back(std::move(skipped));
+        read_.push_back(skipped);
         ++filtered;
         continue;
       }
-      Record rec{std::string(r.sequence_number.view()),
-                 r.arrival_ms,
-                 std::string(r.partition_key),
-                 std::string(reinterpret_cast<const char*>(r.data.data()), r.data.size()),
-                 0,
-                 false};
-      const EventRecord view{rec.sequence_number, rec.arrival_ms, rec.partition_key, r.data};
-      rec.event_bytes = record_event_bytes(view, source);
+      Record rec{r.sequence_number, r.arrival_ms, r.partition_key, r.data, 0, false};
+      rec.event_bytes = EventBuilder::own_bytes(rec.event_view()) + shared_bytes_without_role_;
       // Spec 7: a stable hash of the partition key picks the lane, so each key keeps its order.
       const size_t lane_index = lanes_.size() == 1 ? 0 : fnv1a(rec.partition_key) % lanes_.size();
       Lane& lane = *lanes_[lane_index];
       if (lane.records.empty() && !lane.in_flight) lane.window_start_ms = now;
       lane.records.push_back(first_index_ + read_.size());
       lane.bytes += rec.event_bytes;
-      last_read_ = rec.sequence_number;
-      read_.push_back(std::move(rec));
+      read_.push_back(rec);
       ++undone_;
+    }
+    if (!got->records.empty()) {
+      last_read_.assign(got->records.back().sequence_number.view());
+      if (got->records.size() > filtered) {  // filtered records keep no views
+        reads_.push_back(ReadChunk{first_index_ + read_.size(), std::move(got->keepalive)});
+      }
     }
     if (got->next_shard_iterator) {
       iterator_ = std::move(*got->next_shard_iterator);
@@ -1173,15 +1194,24 @@ void Reader::pump_lane(Lane& lane, const Mapping& cfg) {
   invoke_front(lane, cfg);
 }
 
+EventBuilder Reader::event_builder(const Mapping& cfg) const {
+  auto info = impl_->functions(unqualified_function_arn(cfg.function_arn));
+  const std::string role = info.ok() ? std::move(info->role) : std::string();
+  return EventBuilder(EventSource{shard_id_, run_->stream_arn, run_->stream.region, role});
+}
+
 void Reader::form_unit(Lane& lane, const Mapping& cfg) {
   const size_t batch_size = static_cast<size_t>(std::max(cfg.batch_size, 1));
   size_t n = 0;
   size_t bytes = event_overhead_bytes();
   if (window_) bytes += window_->state.size() + 512;  // the window envelope (spec 2.2)
+  // Each record repeats the function's role (invokeIdentityArn), looked up now: event_bytes
+  // counted every other byte of the record at read time.
+  const size_t role_bytes = event_builder(cfg).shared_bytes() - shared_bytes_without_role_;
   while (n < lane.records.size() && n < batch_size) {
     const Record& r = at(lane.records[n]);
     if (window_ && window_of(r.arrival_ms, cfg.tumbling_window_s) != window_->start_ms) break;
-    const size_t add = r.event_bytes + (n > 0 ? 1 : 0);
+    const size_t add = r.event_bytes + role_bytes + (n > 0 ? 1 : 0);
     if (bytes + add > kMaxEventBytes) break;
     bytes += add;
     ++n;
@@ -1189,7 +1219,7 @@ void Reader::form_unit(Lane& lane, const Mapping& cfg) {
   if (n == 0) {
     // One record whose event alone is over the limit can never be delivered (spec 4.3).
     logger()->warn("mapping {} {}: record {} does not fit in one event; discarded", run_->uuid,
-                   shard_id_, at(lane.records.front()).sequence_number);
+                   shard_id_, at(lane.records.front()).sequence_number.view());
     // Never invoked: counted as one failed invocation (spec 4.3) without a responseContext
     // (docs/esm.md).
     discard_prefix(lane, 1, FailureNotice::Condition::kRetryAttemptsExhausted, 1, std::nullopt, "");
@@ -1228,18 +1258,14 @@ void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
   }
   std::vector<EventRecord> records;
   records.reserve(unit.count);
-  for (size_t i = 0; i < unit.count; ++i) {
-    const Record& r = at(lane.records[i]);
-    records.push_back(
-        EventRecord{r.sequence_number, r.arrival_ms, r.partition_key, as_bytes(r.data)});
-  }
+  for (size_t i = 0; i < unit.count; ++i) records.push_back(at(lane.records[i]).event_view());
   const EventSource source{shard_id_, run_->stream_arn, run_->stream.region, info->role};
   function::Invocation inv;
   inv.request_id = new_uuid();
   unit.last_request_id = inv.request_id;
   inv.function_arn = function_arn;
   inv.deadline = std::chrono::system_clock::now() + std::chrono::seconds(info->timeout_s);
-  inv.payload = build_event(records, source);
+  inv.payload = EventBuilder(source).build(records);
   if (window_ && cfg.tumbling_window_s > 0) {
     inv.payload.pop_back();  // the closing '}' of {"Records":[...]}
     inv.payload += fmt::format(
@@ -1271,7 +1297,9 @@ void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t att
   Unit& unit = lane.units.front();
   std::vector<std::string_view> seqs;
   seqs.reserve(unit.count);
-  for (size_t i = 0; i < unit.count; ++i) seqs.push_back(at(lane.records[i]).sequence_number);
+  for (size_t i = 0; i < unit.count; ++i) {
+    seqs.push_back(at(lane.records[i]).sequence_number.view());
+  }
   BatchResult result = classify(outcome, cfg->report_batch_item_failures, seqs);
   // Tumbling windows: the response must carry the new state as a JSON object (spec 10).
   std::optional<std::string> new_state;
@@ -1388,19 +1416,20 @@ void Reader::complete_prefix(Lane& lane, size_t n) {
 void Reader::advance_checkpoint() {
   // The checkpoint: the last record of the done prefix of the shard (spec 7: every record at
   // or below it is done in every lane).
-  std::string last;
+  std::optional<stream::SequenceNumberText> last;
   while (!read_.empty() && read_.front().done) {
-    last = std::move(read_.front().sequence_number);
+    last = read_.front().sequence_number;
     read_.pop_front();
     ++first_index_;
   }
+  while (!reads_.empty() && reads_.front().end_index <= first_index_) reads_.pop_front();
   {
     std::lock_guard lock(run_->counters->mu);
     run_->counters->shards[shard_id_].unfinished_records = undone_;
   }
-  if (last.empty()) return;
+  if (!last) return;
   position_.kind = ShardPosition::Kind::kAfter;
-  position_.sequence_number = std::move(last);
+  position_.sequence_number.assign(last->view());
   store_position();
 }
 
@@ -1433,7 +1462,7 @@ void Reader::discard_prefix(Lane& lane, size_t n, FailureNotice::Condition condi
     logger()->warn(
         "mapping {} {}: discarding {} record(s) {}..{} ({}, {} invocation(s)); the mapping has "
         "no on-failure destination",
-        run_->uuid, shard_id_, n, first.sequence_number, last.sequence_number,
+        run_->uuid, shard_id_, n, first.sequence_number.view(), last.sequence_number.view(),
         expired ? "RecordAgeExceeded" : "RetryAttemptsExhausted", invocations);
     complete_prefix(lane, n);
     return;
@@ -1446,8 +1475,8 @@ void Reader::discard_prefix(Lane& lane, size_t n, FailureNotice::Condition condi
   if (!expired) notice.response = std::move(response);
   notice.timestamp_ms = impl_->clock->now_ms();
   notice.shard_id = shard_id_;
-  notice.start_sequence_number = first.sequence_number;
-  notice.end_sequence_number = last.sequence_number;
+  notice.start_sequence_number = first.sequence_number.str();
+  notice.end_sequence_number = last.sequence_number.str();
   notice.first_arrival_ms = first.arrival_ms;
   notice.last_arrival_ms = last.arrival_ms;
   notice.batch_size = static_cast<int64_t>(n);
@@ -1476,11 +1505,8 @@ bool Reader::deliver_notice(Lane& lane) {
       const EventSource source{shard_id_, run_->stream_arn, run_->stream.region, role};
       std::vector<EventRecord> records;
       records.reserve(pending.count);
-      for (size_t i = 0; i < pending.count; ++i) {
-        const Record& r = at(lane.records[i]);
-        records.push_back(
-            EventRecord{r.sequence_number, r.arrival_ms, r.partition_key, as_bytes(r.data)});
-      }
+      for (size_t i = 0; i < pending.count; ++i)
+        records.push_back(at(lane.records[i]).event_view());
       delivery.object_key = notice_object_key(run_->uuid, pending.notice, new_uuid());
       delivery.object_body = notice_object_json(pending.notice, build_event(records, source));
     }

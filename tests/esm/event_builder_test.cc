@@ -1,6 +1,7 @@
 #include "esm/event_builder.h"
 
 #include "base/base64.h"
+#include "base/json_writer.h"
 
 #include <gtest/gtest.h>
 
@@ -226,6 +227,106 @@ TEST(EventBuilder, Base64LengthFollowsGroupsOfThree) {
 }
 
 TEST(EventBuilder, MaxEventBytesIsTheSynchronousLimit) { EXPECT_EQ(kMaxEventBytes, 6'291'456u); }
+
+// The event written member by member with JsonWriter: slow, and obviously in the shape and
+// escaping of the rest of Sluice's JSON. EventBuilder writes in place and must match it.
+std::string reference_event(std::span<const EventRecord> records, const EventSource& src) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("Records");
+  w.begin_array();
+  for (const EventRecord& r : records) {
+    w.begin_object();
+    w.key("kinesis");
+    w.begin_object();
+    w.member("kinesisSchemaVersion", "1.0");
+    w.member("partitionKey", r.partition_key);
+    w.member("sequenceNumber", r.sequence_number);
+    w.key("data");
+    w.base64(r.data);
+    w.key("approximateArrivalTimestamp");
+    w.epoch_seconds_millis(r.arrival_ms);
+    w.end_object();
+    w.member("eventSource", "aws:kinesis");
+    w.member("eventVersion", "1.0");
+    w.member("eventID", std::string(src.shard_id) + ":" + std::string(r.sequence_number));
+    w.member("eventName", "aws:kinesis:record");
+    w.member("invokeIdentityArn", src.role_arn);
+    w.member("awsRegion", src.region);
+    w.member("eventSourceARN", src.event_source_arn);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
+
+TEST(EventBuilder, WritesWhatJsonWriterWritesForOddRecordsAndSources) {
+  std::string controls;
+  for (char c = 1; c < 0x20; ++c) controls.push_back(c);
+  const std::string shard = "shard\"\\" + controls;
+  const std::string arn = "arn:\xe2\x82\xac\n";
+  const std::string region = "\t\r";
+  const std::vector<OwnedRecord> owned = odd_records();
+  const std::vector<EventRecord> records = views(owned);
+  for (const EventSource& src :
+       {source(), EventSource{shard, arn, region, ""}, EventSource{"", "", "", controls}}) {
+    const EventBuilder builder(src);
+    EXPECT_EQ(builder.build(records), reference_event(records, src));
+    for (const EventRecord& r : records) {
+      EXPECT_EQ(builder.build({&r, 1}), reference_event({&r, 1}, src)) << r.partition_key;
+      EXPECT_EQ(builder.record_bytes(r), record_event_bytes(r, src));
+      EXPECT_EQ(EventBuilder::own_bytes(r) + builder.shared_bytes(), builder.record_bytes(r));
+    }
+  }
+}
+
+TEST(EventBuilder, WritesWhatJsonWriterWritesForRandomRecords) {
+  std::mt19937_64 rng(20261128);
+  const EventBuilder builder(source());
+  for (int round = 0; round < 300; ++round) {
+    std::vector<OwnedRecord> owned(rng() % 10);
+    for (OwnedRecord& r : owned) {
+      r.sequence_number = std::to_string(rng());
+      r.arrival_ms = static_cast<int64_t>(rng() % 4'000'000'000'000) - 1'000'000'000'000;
+      r.partition_key.resize(rng() % 40);
+      for (char& c : r.partition_key) c = static_cast<char>(rng() % 3 == 0 ? rng() % 0x30 : rng());
+      r.data.resize(rng() % 300);
+      for (char& c : r.data) c = static_cast<char>(rng());
+    }
+    const std::vector<EventRecord> records = views(owned);
+    ASSERT_EQ(builder.build(records), reference_event(records, source())) << round;
+  }
+}
+
+// The part a record shares with every other record of its source does not grow with it.
+TEST(EventBuilder, SharedBytesDependOnTheSourceOnly) {
+  const EventBuilder a(source());
+  const EventBuilder b(EventSource{kShard, kStreamArn, kRegion, "r"});
+  EXPECT_EQ(a.shared_bytes() - b.shared_bytes(), kRole.size() - 1);
+  const OwnedRecord small{"1", 0, "k", ""};
+  const OwnedRecord large{"1", 0, "k", std::string(3000, 'x')};
+  EXPECT_EQ(a.record_bytes(large.view()) - a.record_bytes(small.view()), 4000u);
+  EXPECT_EQ(b.record_bytes(large.view()) - b.record_bytes(small.view()), 4000u);
+}
+
+// Escaping looks at eight bytes at a time: a byte to escape at every place of a word, and
+// the bytes around the cut-offs (0x1f and 0x20, 0x7f and 0x80), in keys of every short length.
+TEST(EventBuilder, EscapesEveryPlaceOfAWord) {
+  const EventBuilder builder(source());
+  for (const char special : {'\0', '\x1f', '\x20', '"', '\\', '\n', '\x7f', '\x80', '\xff'}) {
+    for (size_t len = 1; len <= 24; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        OwnedRecord r{"1", 0, std::string(len, 'a'), ""};
+        r.partition_key[at] = special;
+        r.sequence_number = r.partition_key;  // the sequence number is escaped the same way
+        const EventRecord rec = r.view();
+        ASSERT_EQ(builder.build({&rec, 1}), reference_event({&rec, 1}, source()))
+            << "byte " << int(static_cast<unsigned char>(special)) << " at " << at << " of " << len;
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace sluice::esm
