@@ -30,6 +30,10 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+Endpoint endpoint_of(Handler handler) { return Endpoint{std::move(handler), nullptr}; }
+Endpoint endpoint_of(AsyncHandler handler) { return Endpoint{nullptr, std::move(handler)}; }
+bool is_set(const Endpoint& e) { return e.blocking != nullptr || e.async != nullptr; }
+
 }  // namespace
 
 struct Responder::State {
@@ -71,39 +75,32 @@ void Responder::answer_blocking(std::function<Response()> work) const {
 }
 
 void Router::add(std::string_view method, std::string_view path, Handler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for {} {}", method, path);
-  add_path(method, path, Endpoint{std::move(handler), nullptr});
+  add_path(method, path, endpoint_of(std::move(handler)));
 }
 void Router::add(std::string_view method, std::string_view path, AsyncHandler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for {} {}", method, path);
-  add_path(method, path, Endpoint{nullptr, std::move(handler)});
+  add_path(method, path, endpoint_of(std::move(handler)));
 }
 void Router::add_target_prefix(std::string_view prefix, Handler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for X-Amz-Target prefix {}", prefix);
-  add_target(prefix, Endpoint{std::move(handler), nullptr});
+  add_target(prefix, endpoint_of(std::move(handler)));
 }
 void Router::add_target_prefix(std::string_view prefix, AsyncHandler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for X-Amz-Target prefix {}", prefix);
-  add_target(prefix, Endpoint{nullptr, std::move(handler)});
+  add_target(prefix, endpoint_of(std::move(handler)));
 }
 void Router::add_path_prefix(std::string_view prefix, Handler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for path prefix {}", prefix);
-  add_prefix(prefix, Endpoint{std::move(handler), nullptr});
+  add_prefix(prefix, endpoint_of(std::move(handler)));
 }
 void Router::add_path_prefix(std::string_view prefix, AsyncHandler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for path prefix {}", prefix);
-  add_prefix(prefix, Endpoint{nullptr, std::move(handler)});
+  add_prefix(prefix, endpoint_of(std::move(handler)));
 }
 void Router::add_signing_service(std::string_view service, Handler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for signing service {}", service);
-  add_service(service, Endpoint{std::move(handler), nullptr});
+  add_service(service, endpoint_of(std::move(handler)));
 }
 void Router::add_signing_service(std::string_view service, AsyncHandler handler) {
-  SLUICE_CHECK(handler != nullptr, "null handler for signing service {}", service);
-  add_service(service, Endpoint{nullptr, std::move(handler)});
+  add_service(service, endpoint_of(std::move(handler)));
 }
 
 void Router::add_path(std::string_view method, std::string_view path, Endpoint endpoint) {
+  SLUICE_CHECK(is_set(endpoint), "null handler for {} {}", method, path);
   SLUICE_CHECK(!path.empty() && path.front() == '/', "route path '{}' must start with '/'", path);
   for (const PathRoute& r : path_routes_) {
     SLUICE_CHECK(!(r.method == method && r.path == path), "route {} {} registered twice", method,
@@ -113,6 +110,7 @@ void Router::add_path(std::string_view method, std::string_view path, Endpoint e
 }
 
 void Router::add_target(std::string_view prefix, Endpoint endpoint) {
+  SLUICE_CHECK(is_set(endpoint), "null handler for X-Amz-Target prefix {}", prefix);
   SLUICE_CHECK(!prefix.empty(), "empty X-Amz-Target prefix");
   for (const TargetRoute& r : target_routes_) {
     SLUICE_CHECK(r.prefix != prefix, "X-Amz-Target prefix {} registered twice", prefix);
@@ -121,6 +119,7 @@ void Router::add_target(std::string_view prefix, Endpoint endpoint) {
 }
 
 void Router::add_prefix(std::string_view prefix, Endpoint endpoint) {
+  SLUICE_CHECK(is_set(endpoint), "null handler for path prefix {}", prefix);
   SLUICE_CHECK(!prefix.empty() && prefix.front() == '/', "path prefix '{}' must start with '/'",
                prefix);
   for (const TargetRoute& r : path_prefix_routes_) {
@@ -130,6 +129,7 @@ void Router::add_prefix(std::string_view prefix, Endpoint endpoint) {
 }
 
 void Router::add_service(std::string_view service, Endpoint endpoint) {
+  SLUICE_CHECK(is_set(endpoint), "null handler for signing service {}", service);
   SLUICE_CHECK(!service.empty(), "empty signing service");
   for (const TargetRoute& r : service_routes_) {
     SLUICE_CHECK(r.prefix != service, "signing service {} registered twice", service);
