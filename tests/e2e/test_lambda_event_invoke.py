@@ -60,10 +60,13 @@ APP = textwrap.dedent('''\
 
 
 def lines(path):
+    """The JSON lines handlers have finished writing (text after the last newline is a line
+    still being written)."""
     try:
-        return [json.loads(line) for line in path.read_text().splitlines()]
+        text = path.read_text()
     except FileNotFoundError:
         return []
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()]
 
 
 def wait_for_lines(path, n, timeout=WAIT_S):
