@@ -13,6 +13,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <simdjson.h>
 
@@ -290,13 +294,21 @@ void check_tags(
 
 // ---- Operations ----
 
+// How an answer leaves: called once, from any thread.
+using Reply = std::function<void(net::Response)>;
+
 struct Call {
   const Identity& id;
   MemberReader& in;
   stream::StreamService& svc;
+  const Reply& reply;  // for the operations that answer later
 };
 
+// Answers at once.
 using Operation = net::Response (*)(Call&);
+// The writes: an answer at once (a refusal), or nullopt when `Call::reply` will get it from
+// the shard writers' callback. They keep nothing of the Call past returning.
+using AsyncOperation = std::optional<net::Response> (*)(Call&);
 
 #define SLUICE_KINESIS_CHECK_INPUT(c, v)                     \
   do {                                                       \
@@ -537,12 +549,20 @@ size_t max_record_bytes(Call& c, Opt name, Opt arn) {
   return c.svc.max_record_bytes(*key).value_or(kDefaultMaxRecordBytes);
 }
 
-net::Response put_record(Call& c) {
+std::optional<net::Response> put_record(Call& c) {
+  // The request as the stream layer borrows it until its callback, with what it views.
+  struct Owned {
+    std::string data;
+    std::string partition_key;
+    std::optional<std::string> explicit_hash_key;
+    std::optional<std::string> sequence_number_for_ordering;
+    stream::PutRecordRequest req;
+  };
+  auto o = std::make_shared<Owned>();
   const Opt seq = c.in.string("SequenceNumberForOrdering");
   const Opt pkey = c.in.string("PartitionKey");
   const Opt ehk = c.in.string("ExplicitHashKey");
-  std::string data_storage;
-  const Opt data = c.in.blob("Data", data_storage);
+  const Opt data = c.in.blob("Data", o->data);  // a view of o->data
   const Opt name = c.in.string("StreamName");
   const Opt arn = c.in.string("StreamARN");
   if (c.in.failed()) return serialization_error(c.in);
@@ -558,24 +578,56 @@ net::Response put_record(Call& c) {
   check_stream_arn(v, arn);
   SLUICE_KINESIS_CHECK_INPUT(c, v);
   SLUICE_KINESIS_RESOLVE(key, c, name, arn);
-  stream::PutRecordRequest req;
+  o->partition_key = *pkey;
+  if (ehk) o->explicit_hash_key.emplace(*ehk);
+  if (seq) o->sequence_number_for_ordering.emplace(*seq);
+  stream::PutRecordRequest& req = o->req;
   req.stream = key;
-  req.partition_key = *pkey;
-  req.data = as_bytes(*data);
-  req.explicit_hash_key = ehk;
-  req.sequence_number_for_ordering = seq;
-  auto r = c.svc.put_record(req);
-  if (!r.ok()) return status_response(r.status());
+  req.partition_key = o->partition_key;
+  req.data = as_bytes(o->data);
+  req.explicit_hash_key = o->explicit_hash_key;
+  req.sequence_number_for_ordering = o->sequence_number_for_ordering;
+  c.svc.put_record(req, [o, reply = c.reply](Result<stream::PutRecordResult> r) {
+    if (!r.ok()) {
+      reply(status_response(r.status()));
+      return;
+    }
+    JsonWriter w;
+    w.begin_object();
+    w.member("ShardId", r->shard_id);
+    w.member("SequenceNumber", r->sequence_number);
+    w.member("EncryptionType", stream::encryption_type_name(r->encryption_type));
+    w.end_object();
+    reply(json_ok(w.take()));
+  });
+  return std::nullopt;
+}
+
+net::Response put_records_response(const stream::PutRecordsResult& r) {
   JsonWriter w;
+  w.reserve(r.records.size() * 128);
   w.begin_object();
-  w.member("ShardId", r->shard_id);
-  w.member("SequenceNumber", r->sequence_number);
-  w.member("EncryptionType", stream::encryption_type_name(r->encryption_type));
+  w.member_int("FailedRecordCount", r.failed_record_count);
+  w.key("Records");
+  w.begin_array();
+  for (const auto& e : r.records) {
+    w.begin_object();
+    if (e.ok()) {
+      w.member("SequenceNumber", e.sequence_number);
+      w.member("ShardId", e.shard_id);
+    } else {
+      w.member("ErrorCode", e.error_code);
+      w.member("ErrorMessage", e.error_message);
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.member("EncryptionType", stream::encryption_type_name(r.encryption_type));
   w.end_object();
   return json_ok(w.take());
 }
 
-net::Response put_records(Call& c) {
+std::optional<net::Response> put_records(Call& c) {
   constexpr std::string_view kEntryClass =
       "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310";
   struct Entry {
@@ -584,8 +636,16 @@ net::Response put_records(Call& c) {
     Opt data;
     bool null = false;
   };
+  // The request as the stream layer borrows it until its callback, with what it views.
+  struct Owned {
+    std::vector<std::string> storage;  // decoded data, one string per entry
+    std::string keys;                  // partition and explicit hash keys, back to back
+    std::vector<stream::PutRecordsEntry> records;
+    stream::PutRecordsRequest req;
+  };
+  auto o = std::make_shared<Owned>();
   std::vector<Entry> entries;
-  std::vector<std::string> storage;
+  std::vector<std::string>& storage = o->storage;
   auto list = c.in.list("Records");
   if (list) {
     const size_t n = list->size();
@@ -646,42 +706,37 @@ net::Response put_records(Call& c) {
   check_stream_arn(v, arn);
   SLUICE_KINESIS_CHECK_INPUT(c, v);
   SLUICE_KINESIS_RESOLVE(key, c, name, arn);
-  std::vector<stream::PutRecordsEntry> records;
-  records.reserve(entries.size());
+  size_t key_bytes = 0;
   for (const Entry& e : entries) {
     if (e.null) {
       return error_response(400, "ValidationException",
                             "1 validation error detected: Value null at 'records' failed to "
                             "satisfy constraint: Member must not contain null elements");
     }
-    records.push_back({*e.partition_key, as_bytes(*e.data), e.explicit_hash_key});
+    key_bytes += e.partition_key->size() + (e.explicit_hash_key ? e.explicit_hash_key->size() : 0);
   }
-  stream::PutRecordsRequest req;
-  req.stream = key;
-  req.records = records;
-  auto r = c.svc.put_records(req);
-  if (!r.ok()) return status_response(r.status());
-  JsonWriter w;
-  w.reserve(r->records.size() * 128);
-  w.begin_object();
-  w.member_int("FailedRecordCount", r->failed_record_count);
-  w.key("Records");
-  w.begin_array();
-  for (const auto& e : r->records) {
-    w.begin_object();
-    if (e.ok()) {
-      w.member("SequenceNumber", e.sequence_number);
-      w.member("ShardId", e.shard_id);
-    } else {
-      w.member("ErrorCode", e.error_code);
-      w.member("ErrorMessage", e.error_message);
+  o->keys.reserve(key_bytes);  // never grows past this: the views below stay put
+  auto keep = [&](std::string_view text) {
+    o->keys.append(text);
+    return std::string_view(o->keys).substr(o->keys.size() - text.size());
+  };
+  std::vector<stream::PutRecordsEntry>& records = o->records;
+  records.reserve(entries.size());
+  for (const Entry& e : entries) {
+    std::optional<std::string_view> ehk;
+    if (e.explicit_hash_key) ehk = keep(*e.explicit_hash_key);
+    records.push_back({keep(*e.partition_key), as_bytes(*e.data), ehk});
+  }
+  o->req.stream = key;
+  o->req.records = records;
+  c.svc.put_records(o->req, [o, reply = c.reply](Result<stream::PutRecordsResult> r) {
+    if (!r.ok()) {
+      reply(status_response(r.status()));
+      return;
     }
-    w.end_object();
-  }
-  w.end_array();
-  w.member("EncryptionType", stream::encryption_type_name(r->encryption_type));
-  w.end_object();
-  return json_ok(w.take());
+    reply(put_records_response(*r));
+  });
+  return std::nullopt;
 }
 
 net::Response get_shard_iterator(Call& c) {
@@ -1480,7 +1535,8 @@ net::Response update_account_settings(Call& c) {
 
 struct OperationEntry {
   std::string_view name;
-  Operation run;
+  Operation run = nullptr;
+  AsyncOperation run_async = nullptr;
 };
 
 constexpr std::array<OperationEntry, 38> kOperations = {{
@@ -1507,8 +1563,8 @@ constexpr std::array<OperationEntry, 38> kOperations = {{
     {"ListTagsForResource", list_tags_for_resource},
     {"ListTagsForStream", list_tags},
     {"MergeShards", merge_shards},
-    {"PutRecord", put_record},
-    {"PutRecords", put_records},
+    {"PutRecord", nullptr, put_record},
+    {"PutRecords", nullptr, put_records},
     {"PutResourcePolicy", put_resource_policy},
     {"RegisterStreamConsumer", register_stream_consumer},
     {"RemoveTagsFromStream", remove_tags},
@@ -1566,8 +1622,10 @@ std::optional<net::Response> check_authentication(const net::Request& request) {
   return std::nullopt;
 }
 
-net::Response dispatch(const net::Request& request, const ApiOptions& options,
-                       stream::StreamService& service) {
+// The answer to `request`, or nullopt when an asynchronous operation took `reply` to answer
+// later.
+std::optional<net::Response> dispatch(const net::Request& request, const ApiOptions& options,
+                                      stream::StreamService& service, const Reply& reply) {
   // 2.1 row 2 (row 1, CORS pre-flight, is not implemented).
   if (request.method != "POST") {
     return xml_error(403, "AccessDeniedException",
@@ -1635,7 +1693,8 @@ net::Response dispatch(const net::Request& request, const ApiOptions& options,
   }
   const Identity id = identity_of(request, options);
   MemberReader in(object);
-  Call call{id, in, service};
+  Call call{id, in, service, reply};
+  if (it->run_async != nullptr) return it->run_async(call);
   return it->run(call);
 }
 
@@ -1663,8 +1722,8 @@ net::Response to_cbor_response(net::Response r, std::string_view op) {
 // A CBOR 1.1 request (docs/wire/kinesis.md, "CBOR"): the body becomes the equivalent JSON,
 // the JSON path answers, and the answer becomes CBOR. A body that is not one well-formed CBOR
 // map is 2.1 row 6, ahead of the operation checks as for JSON.
-net::Response dispatch_cbor(const net::Request& request, const ApiOptions& options,
-                            stream::StreamService& service) {
+void dispatch_cbor(const net::Request& request, const ApiOptions& options,
+                   stream::StreamService& service, const Reply& reply) {
   const std::string_view target = request.header("X-Amz-Target");
   const size_t dot = target.find('.');
   const std::string_view op = dot != std::string_view::npos && target.substr(0, dot) == kService
@@ -1673,11 +1732,22 @@ net::Response dispatch_cbor(const net::Request& request, const ApiOptions& optio
   auto json = cbor_to_json(request.body, op);
   if (!json.ok()) {
     logging::get("kinesis")->debug("refused CBOR body: {}", json.status().to_string());
-    return to_cbor_response(error_response(400, "SerializationException", ""), op);
+    reply(to_cbor_response(error_response(400, "SerializationException", ""), op));
+    return;
   }
   net::Request as_json = request;  // views only; the body now points at the JSON text
   as_json.body = *json;
-  return to_cbor_response(dispatch(as_json, options, service), op);
+  const Reply cbor_reply = [reply, op = std::string(op)](net::Response r) {
+    reply(to_cbor_response(std::move(r), op));
+  };
+  if (auto r = dispatch(as_json, options, service, cbor_reply)) cbor_reply(std::move(*r));
+}
+
+// The operations answered from the shard writers' callback rather than on a thread that may
+// block.
+bool is_write(const net::Request& request) {
+  const std::string_view target = request.header("X-Amz-Target");
+  return target == "Kinesis_20131202.PutRecord" || target == "Kinesis_20131202.PutRecords";
 }
 
 }  // namespace
@@ -1690,23 +1760,47 @@ Identity identity_of(const net::Request& request, const ApiOptions& options) {
 Api::Api(stream::StreamService* service, ApiOptions options)
     : service_(service), options_(std::move(options)) {}
 
-net::Response Api::handle(const net::Request& request) const {
+void Api::respond(const net::Request& request, Reply reply) const {
+  Reply finish = [reply = std::move(reply)](net::Response r) {
+    r.headers.emplace_back("x-amzn-RequestId", random_request_id());
+    r.headers.emplace_back("x-amz-id-2", random_id2());
+    reply(std::move(r));
+  };
   // Spec 3.2: a CBOR request is answered in CBOR, and so is an empty body of any content type
   // but JSON 1.1 (2.1 row 3). XML answers (rows 2, 4, 5) stay as they are.
   const std::string_view ct = media_type(request);
   const bool post = request.method == "POST";
-  net::Response r;
   if (post && ct == kCborContentType && !request.body.empty()) {
-    r = dispatch_cbor(request, options_, *service_);
-  } else {
-    r = dispatch(request, options_, *service_);
-    if (post && request.body.empty() && ct != kJsonContentType) {
-      r = to_cbor_response(std::move(r), "");
-    }
+    dispatch_cbor(request, options_, *service_, finish);
+    return;
   }
-  r.headers.emplace_back("x-amzn-RequestId", random_request_id());
-  r.headers.emplace_back("x-amz-id-2", random_id2());
-  return r;
+  if (post && request.body.empty() && ct != kJsonContentType) {
+    finish = [finish](net::Response r) { finish(to_cbor_response(std::move(r), "")); };
+  }
+  if (auto r = dispatch(request, options_, *service_, finish)) finish(std::move(*r));
+}
+
+net::Response Api::handle(const net::Request& request) const {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<net::Response> answer;
+  respond(request, [&](net::Response r) {
+    // Notified under the lock: `cv` lives on this stack and goes when handle() returns.
+    std::lock_guard lock(mu);
+    answer = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return answer.has_value(); });
+  return std::move(*answer);
+}
+
+void Api::handle_async(const net::Request& request, net::Responder responder) const {
+  if (!is_write(request)) {
+    responder.answer_blocking([this, &request] { return handle(request); });
+    return;
+  }
+  respond(request, [responder](net::Response r) { responder.answer(std::move(r)); });
 }
 
 }  // namespace sluice::kinesis

@@ -1,8 +1,10 @@
 #pragma once
 
 #include "net/http_message.h"
+#include "net/router.h"
 #include "stream/stream_service.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -25,17 +27,25 @@ struct Identity {
 // response written without a DOM. Created by the composition root; `service` is borrowed and
 // must outlive every call.
 //
-// Thread-safe: handle() keeps no state between calls (the JSON parser is per thread), so any
-// number of io_context threads may call it at once. It blocks while the stream layer
-// appends and syncs (known limitation, docs/wire/kinesis.md).
+// Thread-safe: nothing is kept between calls (the JSON parser is per thread), so any number
+// of threads may call at once.
 class Api {
  public:
   Api(stream::StreamService* service, ApiOptions options);
 
-  // Registered on the router for the "Kinesis_20131202." target prefix.
+  // Registered on the router for the "Kinesis_20131202." target prefix. PutRecord and
+  // PutRecords are parsed and validated on the calling (event-loop) thread and answered from
+  // the shard writers' callback once their group is durable, so no thread waits for a sync;
+  // every other operation goes to the handler pool (Responder::answer_blocking).
+  void handle_async(const net::Request& request, net::Responder responder) const;
+  // The same answer, waiting for it: for callers that may block.
   net::Response handle(const net::Request& request) const;
 
  private:
+  using Reply = std::function<void(net::Response)>;
+  // Answers through `reply`, at once or (writes) later from another thread.
+  void respond(const net::Request& request, Reply reply) const;
+
   stream::StreamService* const service_;
   const ApiOptions options_;
 };

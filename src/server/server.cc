@@ -78,16 +78,20 @@ Status Server::open_streams() {
   kinesis_ = std::make_unique<kinesis::Api>(
       streams_.get(), kinesis::ApiOptions{.default_account = config_.default_account,
                                           .default_region = config_.default_region});
-  router_.add_target_prefix("Kinesis_20131202.", [api = kinesis_.get()](const net::Request& r) {
-    return api->handle(r);
-  });
+  router_.add_target_prefix(
+      "Kinesis_20131202.",
+      net::AsyncHandler([api = kinesis_.get()](const net::Request& r, net::Responder responder) {
+        api->handle_async(r, std::move(responder));
+      }));
   maintenance_ = std::jthread([this](std::stop_token stop) { maintenance_loop(std::move(stop)); });
-  // Registered after "storage", so it runs before it: maintenance stops before the logs
-  // close. The service itself lives until ~Server, after the event loop has stopped: a
-  // handler still running past the drain deadline meets closed logs (an error for its
-  // client), never a destroyed service.
+  // Registered after "storage", so it runs before it: maintenance and writes stop before
+  // the logs close, and every write's answer is handed to its connection while the loop
+  // still runs. The service itself lives until ~Server, after the event loop has stopped: a
+  // handler still running past the drain deadline meets closed logs or stopped writes (an
+  // error for its client), never a destroyed service.
   on_shutdown("streams", [this] {
     stop_maintenance();
+    streams_->stop_writes();
     return Status();
   });
   return Status();
@@ -276,6 +280,8 @@ Server::~Server() {
   // Invoke answers are posted to the loop from the invoker's callbacks: none may come after
   // the loop is gone.
   if (invoker_) invoker_->shutdown();
+  // Likewise the answers of writes, from the shard writers' threads.
+  if (streams_) streams_->stop_writes();
   loop_->stop();
   loop_->join();
   signals_.reset();  // before the io_context it belongs to

@@ -38,6 +38,8 @@ struct StreamServiceOptions {
   int32_t max_target_shard_count = 10000;
   size_t put_records_max_bytes = 5 * 1024 * 1024;  // data + partition keys of one PutRecords
   size_t max_group_bytes = 8 * 1024 * 1024;        // cap of one group-commit append per shard
+  // Threads that append and sync shard groups: up to this many shards write at once.
+  int32_t writer_threads = 8;
   // Enhanced fan-out consumers (spec 9.22): CREATING -> ACTIVE and DELETING -> gone take
   // this long; a stream holds at most `max_consumers_per_stream`, of which at most
   // `max_creating_consumers` may be CREATING at once.

@@ -10,11 +10,14 @@
 #include "stream/sequence_number.h"
 #include "stream/throttle.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <condition_variable>
 #include <functional>
 #include <set>
 #include <utility>
@@ -56,6 +59,7 @@ struct StreamState {
 
 namespace {
 
+using internal::AppendOutcome;
 using internal::PendingChange;
 using internal::PendingKind;
 using internal::ShardMeta;
@@ -94,6 +98,10 @@ std::shared_ptr<spdlog::logger> logger() { return logging::get("stream"); }
 
 Status stream_not_found(const StreamKey& k) {
   return Status::not_found(fmt::format("Stream {} under account {} not found.", k.name, k.account));
+}
+// After stop_writes(): nothing of the request was stored.
+Status writes_stopped() {
+  return Status::unavailable("The server is shutting down; the request was not stored.");
 }
 Status shard_does_not_exist(const StreamKey& k, int64_t index) {
   return Status::not_found(fmt::format("Shard {} in stream {} under account {} does not exist",
@@ -413,15 +421,32 @@ bool is_validation_error(const Status& s) {
 
 StreamService::StreamService(ShardLogBackend* logs, MetadataStore* metadata, const Clock* clock,
                              StreamServiceOptions options)
-    : logs_(logs), metadata_(metadata), clock_(clock), options_(options) {}
+    : logs_(logs),
+      metadata_(metadata),
+      clock_(clock),
+      options_(options),
+      writer_threads_(std::make_unique<boost::asio::thread_pool>(
+          static_cast<size_t>(std::max(options.writer_threads, 1)))),
+      schedule_([pool = writer_threads_.get()](std::function<void()> task) {
+        boost::asio::post(*pool, std::move(task));
+      }) {}
 
-StreamService::~StreamService() {
-  std::lock_guard lock(mu_);
-  for (auto& [key, s] : streams_) {
-    for (auto& [index, shard] : s->shards) {
-      if (shard->writer) shard->writer->close();
+StreamService::~StreamService() { stop_writes(); }
+
+void StreamService::stop_writes() {
+  {
+    std::lock_guard lock(mu_);
+    if (writes_stopped_) return;
+    writes_stopped_ = true;
+    for (auto& [key, s] : streams_) {
+      for (auto& [index, shard] : s->shards) {
+        if (shard->writer) shard->writer->close();
+      }
     }
   }
+  // Groups in flight finish and the callbacks of the refused blocks run (their second
+  // routing finds writes stopped); nothing is scheduled after this.
+  writer_threads_->join();
 }
 
 Result<std::unique_ptr<StreamService>> StreamService::open(ShardLogBackend* logs,
@@ -500,7 +525,7 @@ Status StreamService::load() {
     if (!shard->meta.closed_ms && s.meta.status != StreamStatus::kCreating) {
       SLUICE_ASSIGN_OR_RETURN(int64_t last, last_arrival_ms(*shard->log));
       shard->writer = std::make_shared<ShardWriter>(shard->log, s.counter.get(), clock_, last,
-                                                    options_.max_group_bytes);
+                                                    options_.max_group_bytes, schedule_);
     }
     const int32_t index = shard->meta.index;
     s.shards[index] = std::move(shard);
@@ -621,7 +646,7 @@ Status StreamService::complete_create(StreamState& s) {
   s.meta = std::move(next);
   for (auto& shard : created) {
     shard->writer = std::make_shared<ShardWriter>(shard->log, s.counter.get(), clock_, 0,
-                                                  options_.max_group_bytes);
+                                                  options_.max_group_bytes, schedule_);
     const int32_t index = shard->meta.index;
     s.shards[index] = std::move(shard);
   }
@@ -677,9 +702,9 @@ Status StreamService::complete_reshard(StreamState& s) {
   if (!st.ok()) {
     // Nothing changed: the parents take records again and the change is retried later.
     for (ShardState* shard : closing) {
-      shard->writer =
-          std::make_shared<ShardWriter>(shard->log, s.counter.get(), clock_,
-                                        shard->writer->last_arrival_ms(), options_.max_group_bytes);
+      shard->writer = std::make_shared<ShardWriter>(shard->log, s.counter.get(), clock_,
+                                                    shard->writer->last_arrival_ms(),
+                                                    options_.max_group_bytes, schedule_);
     }
     return st;
   }
@@ -694,8 +719,8 @@ Status StreamService::complete_reshard(StreamState& s) {
     shard->meta = w.shards.at(index);
     shard->log = log;
     if (!shard->meta.closed_ms) {
-      shard->writer =
-          std::make_shared<ShardWriter>(log, s.counter.get(), clock_, 0, options_.max_group_bytes);
+      shard->writer = std::make_shared<ShardWriter>(log, s.counter.get(), clock_, 0,
+                                                    options_.max_group_bytes, schedule_);
     }
     s.shards[index] = std::move(shard);
   }
@@ -1118,7 +1143,37 @@ Result<ListShardsResult> StreamService::list_shards(const ListShardsRequest& req
 // ---------------------------------------------------------------------------------------------
 // Records
 
+namespace {
+
+// Runs an asynchronous put and waits for its `done`.
+template <typename T, typename Start>
+Result<T> wait_for(Start start) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<T>> out;
+  start([&](Result<T> r) {
+    // Notified under the lock: `cv` lives on the waiter's stack and goes when it returns.
+    std::lock_guard lock(mu);
+    out = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return out.has_value(); });
+  return std::move(*out);
+}
+
+}  // namespace
+
 Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
+  return wait_for<PutRecordResult>([&](PutRecordDone done) { put_record(req, std::move(done)); });
+}
+
+Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req) {
+  return wait_for<PutRecordsResult>(
+      [&](PutRecordsDone done) { put_records(req, std::move(done)); });
+}
+
+void StreamService::put_record(const PutRecordRequest& req, PutRecordDone done) {
   // Outside the lock (see put_records); a bad key is reported in its place below.
   std::optional<HashKey> hash;
   if (req.explicit_hash_key) {
@@ -1126,72 +1181,121 @@ Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
   } else {
     hash = partition_key_hash(req.partition_key);
   }
-  for (int attempt = 1;; ++attempt) {
-    std::shared_ptr<ShardWriter> writer;
-    int32_t index;
-    int64_t seq_creation_s;
-    EncryptionType encryption;
-    {
-      std::lock_guard lock(mu_);
-      const int64_t now = clock_->now_ms();
-      SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(req.stream, now));
-      if (s == nullptr || !writable(s->meta.status)) return stream_not_found(req.stream);
-      const size_t max_bytes = size_t(s->meta.max_record_size_kib) * 1024;
-      if (req.data.size() + req.partition_key.size() > max_bytes) {
-        return record_too_large("data", req.data.size(), max_bytes);
-      }
-      if (!hash) return invalid_explicit_hash_key(*req.explicit_hash_key);
-      if (req.sequence_number_for_ordering) {
-        auto p = parse_sequence_number(*req.sequence_number_for_ordering);
-        if (!p.ok() || (p->arrival_s && *p->arrival_s > now / 1000)) {
-          return Status::invalid_argument(fmt::format(
-              "ExclusiveMinimumSequenceNumber {} used in PutRecord on stream {} under account {} "
-              "is invalid.",
-              *req.sequence_number_for_ordering, req.stream.name, req.stream.account));
-        }
-      }
-      ShardState* target = s->route(*hash);
-      if (target == nullptr || !target->writer) {
-        return Status::internal(fmt::format("no open shard of stream {} holds hash key {}",
-                                            req.stream.name, format_hash_key(*hash)));
-      }
-      if (throttled(*s) &&
-          !target->throttle->admit_write(now, req.data.size() + req.partition_key.size())) {
-        return rate_exceeded(req.stream, target->meta.index);
-      }
-      writer = target->writer;
-      index = target->meta.index;
-      seq_creation_s = target->meta.seq_creation_s;
-      encryption = s->meta.encryption;
-    }
-    const LogRecordIn record{.payload = req.data, .partition_key = req.partition_key};
-    auto appended = writer->append(std::span(&record, 1));
-    if (!appended.ok()) {
-      // The shard closed under us (a reshard completed): route again.
-      if (internal::is_shard_closed(appended.status()) && attempt < kMaxRouteAttempts) continue;
-      return appended.status();
-    }
-    if (append_listener_) append_listener_(req.stream);
-    return PutRecordResult{format_shard_id(index),
-                           encode_sequence_number({seq_creation_s, index, appended->first_counter,
-                                                   appended->arrival_ms / 1000})
-                               .str(),
-                           encryption};
-  }
+  put_record_attempt(req, hash, 1, std::move(done));
 }
 
-Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req) {
+void StreamService::put_record_attempt(const PutRecordRequest& req, std::optional<HashKey> hash,
+                                       int attempt, PutRecordDone done) {
+  std::shared_ptr<ShardWriter> writer;
+  int32_t index = 0;
+  int64_t seq_creation_s = 0;
+  EncryptionType encryption = EncryptionType::kNone;
+  auto route = [&]() -> Status {
+    std::lock_guard lock(mu_);
+    const int64_t now = clock_->now_ms();
+    if (writes_stopped_) return writes_stopped();
+    SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(req.stream, now));
+    if (s == nullptr || !writable(s->meta.status)) return stream_not_found(req.stream);
+    const size_t max_bytes = size_t(s->meta.max_record_size_kib) * 1024;
+    if (req.data.size() + req.partition_key.size() > max_bytes) {
+      return record_too_large("data", req.data.size(), max_bytes);
+    }
+    if (!hash) return invalid_explicit_hash_key(*req.explicit_hash_key);
+    if (req.sequence_number_for_ordering) {
+      auto p = parse_sequence_number(*req.sequence_number_for_ordering);
+      if (!p.ok() || (p->arrival_s && *p->arrival_s > now / 1000)) {
+        return Status::invalid_argument(fmt::format(
+            "ExclusiveMinimumSequenceNumber {} used in PutRecord on stream {} under account {} "
+            "is invalid.",
+            *req.sequence_number_for_ordering, req.stream.name, req.stream.account));
+      }
+    }
+    ShardState* target = s->route(*hash);
+    if (target == nullptr || !target->writer) {
+      return Status::internal(fmt::format("no open shard of stream {} holds hash key {}",
+                                          req.stream.name, format_hash_key(*hash)));
+    }
+    if (throttled(*s) &&
+        !target->throttle->admit_write(now, req.data.size() + req.partition_key.size())) {
+      return rate_exceeded(req.stream, target->meta.index);
+    }
+    writer = target->writer;
+    index = target->meta.index;
+    seq_creation_s = target->meta.seq_creation_s;
+    encryption = s->meta.encryption;
+    return Status();
+  };
+  if (Status st = route(); !st.ok()) {
+    done(st);
+    return;
+  }
+  // Lives until the writer's callback: the writer borrows it.
+  auto record = std::make_shared<LogRecordIn>(
+      LogRecordIn{.payload = req.data, .partition_key = req.partition_key});
+  writer->submit(std::span(record.get(), 1), [this, &req, hash, attempt, record, index,
+                                              seq_creation_s, encryption, done = std::move(done)](
+                                                 Result<AppendOutcome> appended) mutable {
+    if (!appended.ok()) {
+      // The shard closed under us (a reshard completed): route again.
+      if (internal::is_shard_closed(appended.status()) && attempt < kMaxRouteAttempts) {
+        put_record_attempt(req, hash, attempt + 1, std::move(done));
+        return;
+      }
+      done(appended.status());
+      return;
+    }
+    if (append_listener_) append_listener_(req.stream);
+    done(PutRecordResult{format_shard_id(index),
+                         encode_sequence_number({seq_creation_s, index, appended->first_counter,
+                                                 appended->arrival_ms / 1000})
+                             .str(),
+                         encryption});
+  });
+}
+
+// One put_records call between its routing rounds: the entries still to write, and the
+// groups of the round in flight.
+struct StreamService::PutRecordsCall {
+  struct Group {
+    std::shared_ptr<ShardWriter> writer;
+    int32_t index = 0;
+    int64_t seq_creation_s = 0;
+    std::vector<size_t> entries;
+    std::vector<LogRecordIn> records;
+  };
+
+  const PutRecordsRequest* req = nullptr;
+  PutRecordsDone done;
+  std::vector<HashKey> hashes;
+  PutRecordsResult out;
+  std::vector<size_t> pending;  // request order
+  int attempt = 0;
+
+  std::mutex mu;
+  std::map<int32_t, Group> groups;  // this round's; not touched once submitted
+  size_t outstanding = 0;           // GUARDED_BY(mu): groups whose callback has not run
+  std::vector<size_t> retry;        // GUARDED_BY(mu): entries whose shard closed
+
+  void fail(size_t i, std::string_view code, std::string_view message) {
+    out.records[i].error_code = code;
+    out.records[i].error_message = message;
+  }
+};
+
+void StreamService::put_records(const PutRecordsRequest& req, PutRecordsDone done) {
   const size_t n = req.records.size();
   if (n == 0 || n > kMaxPutRecordsEntries) {
-    return Status::invalid_argument(
-        fmt::format("PutRecords takes 1 to {} records, not {}", kMaxPutRecordsEntries, n));
+    done(Status::invalid_argument(
+        fmt::format("PutRecords takes 1 to {} records, not {}", kMaxPutRecordsEntries, n)));
+    return;
   }
-  PutRecordsResult out;
-  out.records.resize(n);
+  auto call = std::make_shared<PutRecordsCall>();
+  call->req = &req;
+  call->out.records.resize(n);
   // Hashing (MD5 per partition key) needs no lock: done first, so that concurrent requests
   // do not serialise on it. A bad ExplicitHashKey is reported after the checks that precede
   // it, as before.
-  std::vector<HashKey> hashes(n);
+  call->hashes.resize(n);
   std::optional<size_t> bad_hash_key;
   for (size_t i = 0; i < n; ++i) {
     const PutRecordsEntry& e = req.records[i];
@@ -1201,14 +1305,15 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
         bad_hash_key = i;
         break;
       }
-      hashes[i] = *v;
+      call->hashes[i] = *v;
     } else {
-      hashes[i] = partition_key_hash(e.partition_key);
+      call->hashes[i] = partition_key_hash(e.partition_key);
     }
   }
-  {
+  auto check = [&]() -> Status {
     std::lock_guard lock(mu_);
     const int64_t now = clock_->now_ms();
+    if (writes_stopped_) return writes_stopped();
     SLUICE_ASSIGN_OR_RETURN(StreamState * s, lookup(req.stream, now));
     if (s == nullptr || !writable(s->meta.status)) return stream_not_found(req.stream);
     size_t total = 0;
@@ -1226,38 +1331,39 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
     }
     if (bad_hash_key)
       return invalid_explicit_hash_key(*req.records[*bad_hash_key].explicit_hash_key);
-    out.encryption_type = s->meta.encryption;
+    call->out.encryption_type = s->meta.encryption;
+    return Status();
+  };
+  if (Status st = check(); !st.ok()) {
+    done(st);
+    return;
   }
+  call->done = std::move(done);
+  call->pending.resize(n);
+  for (size_t i = 0; i < n; ++i) call->pending[i] = i;
+  put_records_attempt(std::move(call));
+}
 
-  struct Group {
-    std::shared_ptr<ShardWriter> writer;
-    ShardMeta shard;
-    std::vector<size_t> entries;
-    std::vector<LogRecordIn> records;
-    std::unique_ptr<ShardWriter::Ticket> ticket;
-  };
-  auto fail = [&](size_t i, std::string_view code, std::string_view message) {
-    out.records[i].error_code = code;
-    out.records[i].error_message = message;
-  };
-  std::vector<size_t> pending(n);
-  for (size_t i = 0; i < n; ++i) pending[i] = i;
-  for (int attempt = 1; !pending.empty(); ++attempt) {
+void StreamService::put_records_attempt(std::shared_ptr<PutRecordsCall> call) {
+  const PutRecordsRequest& req = *call->req;
+  ++call->attempt;
+  call->groups.clear();
+  call->retry.clear();
+  {
     // Group by target shard, keeping request order within each group (spec 9.8 step 5).
-    std::map<int32_t, Group> groups;
-    {
-      std::lock_guard lock(mu_);
-      const int64_t now = clock_->now_ms();
-      auto s = lookup(req.stream, now);
-      if (!s.ok() || *s == nullptr || !writable((*s)->meta.status) || attempt > kMaxRouteAttempts) {
-        for (size_t i : pending) fail(i, "InternalFailure", "Internal Service Failure");
-        break;
-      }
+    std::lock_guard lock(mu_);
+    const int64_t now = clock_->now_ms();
+    auto s = lookup(req.stream, now);
+    if (writes_stopped_ || !s.ok() || *s == nullptr || !writable((*s)->meta.status) ||
+        call->attempt > kMaxRouteAttempts) {
+      for (size_t i : call->pending) call->fail(i, "InternalFailure", "Internal Service Failure");
+      call->pending.clear();
+    } else {
       const bool limited = throttled(**s);
-      for (size_t i : pending) {
-        ShardState* target = (*s)->route(hashes[i]);
+      for (size_t i : call->pending) {
+        ShardState* target = (*s)->route(call->hashes[i]);
         if (target == nullptr || !target->writer) {
-          fail(i, "InternalFailure", "Internal Service Failure");
+          call->fail(i, "InternalFailure", "Internal Service Failure");
           continue;
         }
         // Throttling is per entry (spec 8.3): the rest of the request still goes in. An
@@ -1265,55 +1371,84 @@ Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req
         const PutRecordsEntry& e = req.records[i];
         if (limited &&
             !target->throttle->admit_write(now, e.data.size() + e.partition_key.size())) {
-          fail(i, "ProvisionedThroughputExceededException",
-               rate_exceeded_message(req.stream, target->meta.index));
+          call->fail(i, "ProvisionedThroughputExceededException",
+                     rate_exceeded_message(req.stream, target->meta.index));
           continue;
         }
-        Group& g = groups[target->meta.index];
+        PutRecordsCall::Group& g = call->groups[target->meta.index];
         if (!g.writer) {
           g.writer = target->writer;
-          g.shard = target->meta;
+          g.index = target->meta.index;
+          g.seq_creation_s = target->meta.seq_creation_s;
         }
         g.entries.push_back(i);
-        g.records.push_back(
-            {.payload = req.records[i].data, .partition_key = req.records[i].partition_key});
+        g.records.push_back({.payload = e.data, .partition_key = e.partition_key});
       }
     }
-    // Every shard's block goes out before waiting for any (their writes overlap); waiting in
-    // index order.
-    for (auto& [index, g] : groups) g.ticket = g.writer->submit(g.records);
-    std::vector<size_t> retry;
-    for (auto& [index, g] : groups) {
-      auto r = g.writer->wait(*g.ticket);
-      if (!r.ok()) {
-        if (internal::is_shard_closed(r.status())) {
-          retry.insert(retry.end(), g.entries.begin(), g.entries.end());
-        } else {
-          logger()->warn("stream={} shard={} append failed: {}", req.stream.name, index,
-                         r.status().to_string());
-          for (size_t i : g.entries) fail(i, "InternalFailure", "Internal Service Failure");
-        }
-        continue;
-      }
-      const std::string shard_id = format_shard_id(index);
-      SequenceNumberEncoder encoder;
-      for (size_t j = 0; j < g.entries.size(); ++j) {
-        PutRecordsResultEntry& e = out.records[g.entries[j]];
-        e.shard_id = shard_id;
-        e.sequence_number = std::string(
-            encoder
-                .encode({g.shard.seq_creation_s, index, r->first_counter + j, r->arrival_ms / 1000})
-                .view());
-      }
-    }
-    std::sort(retry.begin(), retry.end());
-    pending = std::move(retry);
   }
+  if (call->groups.empty()) {
+    finish_put_records(std::move(call));
+    return;
+  }
+  // Every shard's block goes out at once: their writes and syncs overlap on the writer
+  // threads. Whoever counts `outstanding` down to zero starts the next round or finishes;
+  // the extra count held while submitting keeps that off a callback run inside submit()
+  // (a closed writer refuses at once) while this loop still walks the groups.
+  {
+    std::lock_guard lock(call->mu);
+    call->outstanding = call->groups.size() + 1;
+  }
+  for (auto& [index, g] : call->groups) {
+    g.writer->submit(g.records, [this, call, &g](Result<AppendOutcome> r) {
+      if (r.ok()) {
+        const std::string shard_id = format_shard_id(g.index);
+        SequenceNumberEncoder encoder;
+        for (size_t j = 0; j < g.entries.size(); ++j) {
+          PutRecordsResultEntry& e = call->out.records[g.entries[j]];
+          e.shard_id = shard_id;
+          e.sequence_number = std::string(
+              encoder
+                  .encode({g.seq_creation_s, g.index, r->first_counter + j, r->arrival_ms / 1000})
+                  .view());
+        }
+      } else if (!internal::is_shard_closed(r.status())) {
+        logger()->warn("stream={} shard={} append failed: {}", call->req->stream.name, g.index,
+                       r.status().to_string());
+        for (size_t i : g.entries) call->fail(i, "InternalFailure", "Internal Service Failure");
+      }
+      if (!r.ok() && internal::is_shard_closed(r.status())) {
+        std::lock_guard lock(call->mu);
+        call->retry.insert(call->retry.end(), g.entries.begin(), g.entries.end());
+      }
+      put_records_group_done(call);  // `g` is not used past here
+    });
+  }
+  put_records_group_done(std::move(call));
+}
+
+void StreamService::put_records_group_done(std::shared_ptr<PutRecordsCall> call) {
+  {
+    std::lock_guard lock(call->mu);
+    if (--call->outstanding != 0) return;
+  }
+  // Every group of the round is back.
+  std::sort(call->retry.begin(), call->retry.end());
+  call->pending = std::move(call->retry);
+  if (call->pending.empty()) {
+    finish_put_records(std::move(call));
+  } else {
+    put_records_attempt(std::move(call));
+  }
+}
+
+void StreamService::finish_put_records(std::shared_ptr<PutRecordsCall> call) {
+  PutRecordsResult& out = call->out;
   for (const PutRecordsResultEntry& e : out.records) out.failed_record_count += e.ok() ? 0 : 1;
   if (append_listener_ && out.failed_record_count < static_cast<int32_t>(out.records.size())) {
-    append_listener_(req.stream);
+    append_listener_(call->req->stream);
   }
-  return out;
+  PutRecordsDone done = std::move(call->done);
+  done(std::move(out));
 }
 
 Result<std::optional<std::string>> StreamService::latest_sequence_number(

@@ -10,9 +10,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace boost::asio {
+class thread_pool;
+}
 
 namespace sluice::stream {
 
@@ -53,6 +58,12 @@ class StreamService {
   StreamService(const StreamService&) = delete;
   StreamService& operator=(const StreamService&) = delete;
 
+  // Ends writing: closes every shard writer, waits for the groups in flight and runs every
+  // pending put callback. Later puts are refused with kUnavailable. For the composition root
+  // to call while the callbacks' targets (connections) still exist; the destructor does it
+  // too. Idempotent.
+  void stop_writes();
+
   // ---- Streams (9.1-9.5) ----
   Status create_stream(const CreateStreamRequest& req);
   // Marks the stream DELETING (from any state); its data goes when the delay has passed.
@@ -65,9 +76,18 @@ class StreamService {
   Result<ListShardsResult> list_shards(const ListShardsRequest& req);
 
   // ---- Records (9.7-9.10) ----
-  Result<PutRecordResult> put_record(const PutRecordRequest& req);
-  // Whole-request failures return a Status; per-entry failures (a shard's append failed) are
+  // Writes do not hold the calling thread while their group is appended and synced: `done`
+  // runs exactly once, either before the call returns (a refusal found before writing) or
+  // later on one of the service's writer threads. `req` and everything it views must stay
+  // valid until `done` has run. `done` must not block: the shard's next group waits for it.
+  using PutRecordDone = std::function<void(Result<PutRecordResult>)>;
+  using PutRecordsDone = std::function<void(Result<PutRecordsResult>)>;
+  void put_record(const PutRecordRequest& req, PutRecordDone done);
+  // Whole-request failures are a Status; per-entry failures (a shard's append failed) are
   // entries with error_code "InternalFailure".
+  void put_records(const PutRecordsRequest& req, PutRecordsDone done);
+  // The same, waiting for `done`.
+  Result<PutRecordResult> put_record(const PutRecordRequest& req);
   Result<PutRecordsResult> put_records(const PutRecordsRequest& req);
   Result<std::string> get_shard_iterator(const GetShardIteratorRequest& req);
   // The sequence number of the newest record of the shard, nullopt when it holds none: what
@@ -164,6 +184,15 @@ class StreamService {
  private:
   using StreamState = internal::StreamState;
   struct Snapshot;
+  struct PutRecordsCall;
+
+  void put_record_attempt(const PutRecordRequest& req, std::optional<HashKey> hash, int attempt,
+                          PutRecordDone done);
+  // Routes the call's pending entries and submits them to their shards' writers.
+  void put_records_attempt(std::shared_ptr<PutRecordsCall> call);
+  // One group of the call's round is back (or, once, all were submitted).
+  void put_records_group_done(std::shared_ptr<PutRecordsCall> call);
+  void finish_put_records(std::shared_ptr<PutRecordsCall> call);
 
   StreamService(ShardLogBackend* logs, MetadataStore* metadata, const Clock* clock,
                 StreamServiceOptions options);
@@ -203,8 +232,13 @@ class StreamService {
   AppendListener append_listener_;  // set once before use
   std::string secret_;              // the HMAC key of iterators and tokens; set once by load()
 
+  // Where shard groups are appended and synced, and put callbacks run.
+  std::unique_ptr<boost::asio::thread_pool> writer_threads_;
+  std::function<void(std::function<void()>)> schedule_;  // posts to writer_threads_
+
   std::mutex mu_;
   std::map<StreamKey, std::unique_ptr<StreamState>> streams_;  // GUARDED_BY(mu_)
+  bool writes_stopped_ = false;                                // GUARDED_BY(mu_)
   uint64_t next_incarnation_ = 1;                              // GUARDED_BY(mu_)
 };
 

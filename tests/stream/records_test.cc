@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -39,6 +41,62 @@ TEST(PutRecordTest, Spec9_7_ExampleLandsInShardZeroWithA56DigitNumber) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->counter, 1u);
   EXPECT_EQ(p->arrival_s, env.clock.now_ms() / 1000);
+}
+
+TEST(PutRecordTest, AsynchronousPutsAnswerOnAWriterThreadInShardOrder) {
+  ServiceEnv env;
+  env.create("s", 1);
+  constexpr int kPuts = 50;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> seqs;
+  int off_caller = 0;
+  const std::string key = "k";
+  const std::string data = "d";
+  PutRecordRequest req;
+  req.stream = env.key("s");
+  req.partition_key = key;
+  req.data = as_bytes(data);
+  const auto caller = std::this_thread::get_id();
+  for (int i = 0; i < kPuts; ++i) {
+    env.svc().put_record(req, [&](Result<PutRecordResult> r) {
+      std::lock_guard lock(mu);
+      EXPECT_TRUE(r.ok()) << r.status();
+      seqs.push_back(r.ok() ? r->sequence_number : "");
+      off_caller += std::this_thread::get_id() != caller;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return seqs.size() == kPuts; });
+  EXPECT_EQ(off_caller, kPuts);  // nobody waited for a sync on the calling thread
+  std::set<uint64_t> counters;
+  for (const auto& s : seqs) {
+    if (!s.empty()) counters.insert(counter_of(s));
+  }
+  EXPECT_EQ(counters.size(), size_t{kPuts});
+  EXPECT_EQ(env.drain("s", kShard0).size(), size_t{kPuts});
+}
+
+TEST(PutRecordTest, StopWritesRefusesLaterPutsAndKeepsWhatWasStored) {
+  ServiceEnv env;
+  env.create("s", 2);
+  ASSERT_TRUE(env.put("s", "a", "before").ok());
+  env.svc().stop_writes();
+  env.svc().stop_writes();  // idempotent
+  auto r = env.put("s", "a", "after");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  const std::string key = "a";
+  const std::string data = "after";
+  const PutRecordsEntry entry{.partition_key = key, .data = as_bytes(data)};
+  PutRecordsRequest batch;
+  batch.stream = env.key("s");
+  batch.records = std::span(&entry, 1);
+  auto rs = env.svc().put_records(batch);
+  ASSERT_FALSE(rs.ok());
+  EXPECT_EQ(rs.status().code(), Code::kUnavailable);
+  EXPECT_EQ(env.drain("s", kShard0).size() + env.drain("s", kShard1).size(), 1u);
 }
 
 TEST(PutRecordTest, Spec9_7_Test1_EmptyAnd50KiBDataAccepted) {

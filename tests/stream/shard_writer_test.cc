@@ -5,7 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace sluice::stream::internal {
 namespace {
@@ -59,6 +65,34 @@ class RecordingLog final : public ShardLog {
   bool fail_ = false;
 };
 
+// Runs every task on a thread of its own, joined when the scheduler goes: declare it after
+// what the writers borrow (so it is destroyed first) and before the writers.
+class ThreadPerTask {
+ public:
+  ~ThreadPerTask() {
+    // Tasks may schedule tasks: join until none are left.
+    for (;;) {
+      std::vector<std::thread> threads;
+      {
+        std::lock_guard lock(mu_);
+        threads.swap(threads_);
+      }
+      if (threads.empty()) return;
+      for (auto& t : threads) t.join();
+    }
+  }
+  ShardWriter::Scheduler scheduler() {
+    return [this](std::function<void()> task) {
+      std::lock_guard lock(mu_);
+      threads_.emplace_back(std::move(task));
+    };
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
 LogRecordIn rec(std::string_view data) {
   return LogRecordIn{.payload = as_bytes(data), .partition_key = "k"};
 }
@@ -99,7 +133,10 @@ TEST(ShardWriterTest, AppendsGiveConsecutiveCountersAndOffsets) {
   SequenceCounter counter(&store, "x", 0);
   auto log = std::make_shared<RecordingLog>();
   ManualClock clock;
-  ShardWriter w(log, &counter, &clock, 0, 1 << 20);
+  ThreadPerTask threads;
+  auto writer =
+      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  ShardWriter& w = *writer;
   const LogRecordIn two[] = {rec("a"), rec("b")};
   auto r1 = w.append(two);
   ASSERT_TRUE(r1.ok());
@@ -117,7 +154,10 @@ TEST(ShardWriterTest, ArrivalTimesNeverGoBackWhenTheClockDoes) {
   SequenceCounter counter(&store, "x", 0);
   auto log = std::make_shared<RecordingLog>();
   ManualClock clock;
-  ShardWriter w(log, &counter, &clock, 0, 1 << 20);
+  ThreadPerTask threads;
+  auto writer =
+      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  ShardWriter& w = *writer;
   const LogRecordIn one[] = {rec("a")};
   ASSERT_TRUE(w.append(one).ok());
   clock.set_ms(clock.now_ms() - 10'000);
@@ -131,10 +171,13 @@ TEST(ShardWriterTest, ConcurrentAppendsKeepCounterOrderEqualToOffsetOrder) {
   SequenceCounter counter(&store, "x", 0);
   auto log = std::make_shared<RecordingLog>();
   ManualClock clock;
-  ShardWriter w(log, &counter, &clock, 0, 1 << 20);
-  std::vector<std::thread> threads;
+  ThreadPerTask threads;
+  auto writer =
+      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  ShardWriter& w = *writer;
+  std::vector<std::thread> clients;
   for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
+    clients.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         const std::string data = std::to_string(t) + ":" + std::to_string(i);
         const LogRecordIn r[] = {rec(data), rec(data)};
@@ -143,7 +186,7 @@ TEST(ShardWriterTest, ConcurrentAppendsKeepCounterOrderEqualToOffsetOrder) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : clients) th.join();
   const auto recs = log->records();
   ASSERT_EQ(recs.size(), 8u * 200 * 2);
   for (size_t i = 0; i < recs.size(); ++i) EXPECT_EQ(recs[i].counter, i + 1) << i;
@@ -156,7 +199,10 @@ TEST(ShardWriterTest, CloseRefusesLaterAppendsAsShardClosed) {
   SequenceCounter counter(&store, "x", 0);
   auto log = std::make_shared<RecordingLog>();
   ManualClock clock;
-  ShardWriter w(log, &counter, &clock, 0, 1 << 20);
+  ThreadPerTask threads;
+  auto writer =
+      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  ShardWriter& w = *writer;
   const LogRecordIn one[] = {rec("a")};
   ASSERT_TRUE(w.append(one).ok());
   w.close();
@@ -171,7 +217,10 @@ TEST(ShardWriterTest, AFailedAppendFailsItsWholeGroupAndBurnsItsCounters) {
   SequenceCounter counter(&store, "x", 0);
   auto log = std::make_shared<RecordingLog>();
   ManualClock clock;
-  ShardWriter w(log, &counter, &clock, 0, 1 << 20);
+  ThreadPerTask threads;
+  auto writer =
+      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  ShardWriter& w = *writer;
   const LogRecordIn one[] = {rec("a")};
   log->fail(true);
   auto bad = w.append(one);
@@ -182,21 +231,148 @@ TEST(ShardWriterTest, AFailedAppendFailsItsWholeGroupAndBurnsItsCounters) {
   EXPECT_EQ(good->first_counter, 2u);  // never reused
 }
 
-TEST(ShardWriterTest, TicketsOnSeveralWritersCanBeWaitedInAnyOrder) {
+TEST(ShardWriterTest, BlocksOnSeveralWritersCompleteIndependently) {
   MemMetadataStore store;
   SequenceCounter counter(&store, "x", 0);
   auto log_a = std::make_shared<RecordingLog>();
   auto log_b = std::make_shared<RecordingLog>();
   ManualClock clock;
-  ShardWriter a(log_a, &counter, &clock, 0, 1 << 20);
-  ShardWriter b(log_b, &counter, &clock, 0, 1 << 20);
+  ThreadPerTask threads;
+  auto a = std::make_shared<ShardWriter>(log_a, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto b = std::make_shared<ShardWriter>(log_b, &counter, &clock, 0, 1 << 20, threads.scheduler());
   const LogRecordIn one[] = {rec("x")};
-  auto ta = a.submit(one);
-  auto tb = b.submit(one);
-  auto rb = b.wait(*tb);
-  auto ra = a.wait(*ta);
+  auto ra = a->append(one);
+  auto rb = b->append(one);
   ASSERT_TRUE(ra.ok() && rb.ok());
   EXPECT_NE(ra->first_counter, rb->first_counter);
+  EXPECT_EQ(log_a->records().size(), 1u);
+  EXPECT_EQ(log_b->records().size(), 1u);
+}
+
+// A ShardLog whose appends wait until released, to hold a write in flight.
+class GatedLog final : public ShardLog {
+ public:
+  Result<LogOffset> append(std::span<const LogRecordIn> records) override {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    const LogOffset base(count_);
+    count_ += records.size();
+    batches_.push_back(records.size());
+    return base;
+  }
+  Result<LogRead> read(LogOffset, LogReadLimits) const override { return LogRead{}; }
+  Result<LogOffset> offset_at_time(int64_t) const override { return LogOffset(0); }
+  Result<LogOffset> start_offset() const override { return LogOffset(0); }
+  Result<LogOffset> end_offset() const override {
+    std::lock_guard lock(mu_);
+    return LogOffset(count_);
+  }
+  Status trim_before_time(int64_t) override { return Status(); }
+
+  void wait_entered(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::vector<size_t> batches() const {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+  size_t count_ = 0;
+  std::vector<size_t> batches_;
+};
+
+// Collects the outcomes of submit() callbacks and the threads they ran on.
+struct Outcomes {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Result<AppendOutcome>> results;
+  std::vector<std::thread::id> threads;
+
+  ShardWriter::Done add() {
+    return [this](Result<AppendOutcome> r) {
+      std::lock_guard lock(mu);
+      results.push_back(std::move(r));
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  void wait_for(size_t n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return results.size() >= n; });
+  }
+};
+
+TEST(ShardWriterTest, BlocksQueuedDuringAWriteGoOutAsOneGroupAfterIt) {
+  MemMetadataStore store;
+  SequenceCounter counter(&store, "x", 0);
+  auto log = std::make_shared<GatedLog>();
+  ManualClock clock;
+  ThreadPerTask threads;
+  auto w = std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  const LogRecordIn one[] = {rec("a")};
+  Outcomes outcomes;
+  w->submit(one, outcomes.add());
+  log->wait_entered(1);  // the first block is being written
+  for (int i = 0; i < 5; ++i) w->submit(one, outcomes.add());
+  log->open();
+  outcomes.wait_for(6);
+  EXPECT_EQ(log->batches(), (std::vector<size_t>{1, 5}));
+  for (size_t i = 0; i < outcomes.results.size(); ++i) {
+    ASSERT_TRUE(outcomes.results[i].ok()) << i;
+    EXPECT_EQ(outcomes.results[i]->base_offset, LogOffset(i));
+    EXPECT_EQ(outcomes.results[i]->first_counter, i + 1);
+    EXPECT_NE(outcomes.threads[i], std::this_thread::get_id());
+  }
+}
+
+TEST(ShardWriterTest, CloseWaitsForTheWriteInFlightAndRefusesTheQueue) {
+  MemMetadataStore store;
+  SequenceCounter counter(&store, "x", 0);
+  auto log = std::make_shared<GatedLog>();
+  ManualClock clock;
+  ThreadPerTask threads;
+  auto w = std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  const LogRecordIn one[] = {rec("a")};
+  Outcomes outcomes;
+  w->submit(one, outcomes.add());
+  log->wait_entered(1);
+  w->submit(one, outcomes.add());
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    w->close();
+    closed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(closed.load());  // the write in flight holds close() up
+  log->open();
+  closer.join();
+  EXPECT_EQ(log->end_offset()->value(), 1u);  // final: the queued block never went in
+  outcomes.wait_for(2);
+  int ok = 0;
+  int refused = 0;
+  for (const auto& r : outcomes.results) {
+    if (r.ok()) ++ok;
+    if (!r.ok() && is_shard_closed(r.status())) ++refused;
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(refused, 1);
+  w->submit(one, outcomes.add());  // after close: refused before submit() returns
+  ASSERT_EQ(outcomes.results.size(), 3u);
+  EXPECT_TRUE(is_shard_closed(outcomes.results[2].status()));
+  EXPECT_EQ(log->end_offset()->value(), 1u);
 }
 
 }  // namespace

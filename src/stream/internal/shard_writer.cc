@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace sluice::stream::internal {
 namespace {
@@ -41,115 +42,141 @@ Result<uint64_t> SequenceCounter::allocate(uint64_t n) {
 }
 
 ShardWriter::ShardWriter(std::shared_ptr<ShardLog> log, SequenceCounter* counter,
-                         const Clock* clock, int64_t last_arrival_ms, size_t max_group_bytes)
+                         const Clock* clock, int64_t last_arrival_ms, size_t max_group_bytes,
+                         Scheduler schedule)
     : log_(std::move(log)),
       counter_(counter),
       clock_(clock),
       max_group_bytes_(max_group_bytes),
+      schedule_(std::move(schedule)),
       last_arrival_ms_(last_arrival_ms) {}
 
-std::unique_ptr<ShardWriter::Ticket> ShardWriter::submit(std::span<const LogRecordIn> records) {
+void ShardWriter::submit(std::span<const LogRecordIn> records, Done done) {
   auto t = std::make_unique<Ticket>();
   t->records = records;
   for (const LogRecordIn& r : records) t->bytes += r.payload.size() + r.partition_key.size();
-  std::lock_guard lock(mu_);
-  if (closed_) {
-    t->done = true;
-    t->status = Status::unavailable(kShardClosed);
-  } else {
-    queue_.push_back(t.get());
-  }
-  return t;
-}
-
-Result<AppendOutcome> ShardWriter::wait(Ticket& t) {
-  std::unique_lock lock(mu_);
-  while (!t.done) {
-    // Any waiter may lead: the head of the queue is written in FIFO order whoever owns it,
-    // so no thread waits for another that is busy on a different shard.
-    if (!writing_ && !closed_ && !queue_.empty()) {
-      lead(lock);
-    } else {
-      cv_.wait(lock);
+  t->done = std::move(done);
+  bool start = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!closed_) {
+      queue_.push_back(std::move(t));
+      start = !leading_;
+      leading_ = true;
     }
   }
-  if (!t.status.ok()) return t.status;
-  return t.outcome;
+  if (t) {  // closed: refused at once
+    t->done(Status::unavailable(kShardClosed));
+  } else if (start) {
+    schedule_([self = shared_from_this()] { self->lead(); });
+  }
 }
 
 Result<AppendOutcome> ShardWriter::append(std::span<const LogRecordIn> records) {
-  auto t = submit(records);
-  return wait(*t);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<AppendOutcome>> out;
+  submit(records, [&](Result<AppendOutcome> r) {
+    // Notified under the lock: `cv` lives on the waiter's stack and goes when it returns.
+    std::lock_guard lock(mu);
+    out = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return out.has_value(); });
+  return std::move(*out);
 }
 
-void ShardWriter::lead(std::unique_lock<std::mutex>& lock) {
-  writing_ = true;
-  size_t n = 1;
-  size_t bytes = queue_[0]->bytes;
-  while (n < queue_.size() && bytes + queue_[n]->bytes <= max_group_bytes_) {
-    bytes += queue_[n++]->bytes;
-  }
-  std::vector<Ticket*> group(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-  // Arrival times never go back within a shard, even when the wall clock does: readers and
-  // offset_at_time() rely on it.
-  const int64_t arrival = std::max(clock_->now_ms(), last_arrival_ms_);
-  last_arrival_ms_ = arrival;
-  lock.unlock();
-
-  size_t count = 0;
-  for (Ticket* t : group) count += t->records.size();
-  Status s;
-  uint64_t first_counter = 0;
-  LogOffset base;
-  if (count > 0) {
-    auto counter = counter_->allocate(count);
-    if (counter.ok()) {
-      first_counter = *counter;
-      batch_.clear();
-      uint64_t c = first_counter;
-      for (Ticket* t : group) {
-        for (LogRecordIn r : t->records) {
-          r.counter = c++;
-          r.arrival_ms = arrival;
-          batch_.push_back(r);
-        }
-      }
-      auto appended = log_->append(batch_);
-      if (appended.ok()) {
-        base = *appended;
-      } else {
-        s = appended.status();
-      }
-    } else {
-      s = counter.status();
+void ShardWriter::lead() {
+  std::unique_lock lock(mu_);
+  while (!queue_.empty() && !closed_) {
+    size_t n = 1;
+    size_t bytes = queue_[0]->bytes;
+    while (n < queue_.size() && bytes + queue_[n]->bytes <= max_group_bytes_) {
+      bytes += queue_[n++]->bytes;
     }
-  }
+    Tickets group;
+    group.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      group.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    // Arrival times never go back within a shard, even when the wall clock does: readers
+    // and offset_at_time() rely on it.
+    const int64_t arrival = std::max(clock_->now_ms(), last_arrival_ms_);
+    last_arrival_ms_ = arrival;
+    writing_ = true;
+    lock.unlock();
 
-  lock.lock();
-  uint64_t offset = base.value();
-  uint64_t c = first_counter;
-  for (Ticket* t : group) {
-    t->status = s;
-    t->outcome = AppendOutcome{LogOffset(offset), c, arrival};
-    offset += t->records.size();
-    c += t->records.size();
-    t->done = true;
-    queue_.pop_front();
+    size_t count = 0;
+    for (const auto& t : group) count += t->records.size();
+    Status s;
+    uint64_t first_counter = 0;
+    LogOffset base;
+    if (count > 0) {
+      auto counter = counter_->allocate(count);
+      if (counter.ok()) {
+        first_counter = *counter;
+        batch_.clear();
+        uint64_t c = first_counter;
+        for (const auto& t : group) {
+          for (LogRecordIn r : t->records) {
+            r.counter = c++;
+            r.arrival_ms = arrival;
+            batch_.push_back(r);
+          }
+        }
+        auto appended = log_->append(batch_);
+        if (appended.ok()) {
+          base = *appended;
+        } else {
+          s = appended.status();
+        }
+      } else {
+        s = counter.status();
+      }
+    }
+
+    lock.lock();
+    writing_ = false;
+    cv_.notify_all();  // close() waits for the write in flight
+    lock.unlock();
+    // The callbacks run between groups, on this thread: what they do (answering a request)
+    // is small next to the sync the next group waits for anyway.
+    uint64_t offset = base.value();
+    uint64_t c = first_counter;
+    for (const auto& t : group) {
+      if (s.ok()) {
+        t->done(AppendOutcome{LogOffset(offset), c, arrival});
+      } else {
+        t->done(s);
+      }
+      offset += t->records.size();
+      c += t->records.size();
+    }
+    group.clear();
+    lock.lock();
   }
-  writing_ = false;
-  cv_.notify_all();
+  leading_ = false;
+}
+
+void ShardWriter::refuse(Tickets tickets) {
+  auto shared = std::make_shared<Tickets>(std::move(tickets));
+  schedule_([shared] {
+    for (const auto& t : *shared) t->done(Status::unavailable(kShardClosed));
+  });
 }
 
 void ShardWriter::close() {
-  std::unique_lock lock(mu_);
-  closed_ = true;
-  cv_.wait(lock, [&] { return !writing_; });
-  for (Ticket* t : queue_) {
-    t->done = true;
-    t->status = Status::unavailable(kShardClosed);
+  Tickets refused;
+  {
+    std::unique_lock lock(mu_);
+    closed_ = true;
+    cv_.wait(lock, [&] { return !writing_; });
+    for (auto& t : queue_) refused.push_back(std::move(t));
+    queue_.clear();
   }
-  queue_.clear();
-  cv_.notify_all();
+  if (!refused.empty()) refuse(std::move(refused));
 }
 
 int64_t ShardWriter::last_arrival_ms() const {

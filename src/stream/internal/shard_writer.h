@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -50,69 +51,77 @@ struct AppendOutcome {
 
 // The only writer of one open shard's log: it gives records their counters and arrival
 // times and appends them, so that offset order, counter order and (non-decreasing) arrival
-// order agree. Group commit as in LevelDB's DBImpl::Write: requests queue; whichever waiting
-// thread finds no write in flight takes the requests at the head of the queue (up to
-// `max_group_bytes`, at least one), allocates their counters in queue order and appends them
-// to the log as one batch, then wakes their owners.
+// order agree. Group commit as in LevelDB's DBImpl::Write, without a thread parked per
+// request: blocks queue; one lead at a time, run by `schedule` (the service's writer
+// threads), takes the blocks at the head of the queue (up to `max_group_bytes`, at least
+// one), allocates their counters in queue order, appends them to the log as one batch, and
+// calls their callbacks; it goes on while blocks are queued. So a shard's writes are one
+// after another, and different shards' writes (and syncs) overlap on different threads.
 //
-// Created by the StreamService when a shard opens; close() when the shard closes (reshard) or
-// its stream goes. The log and counter are shared/borrowed and must outlive the writer.
-// Thread-safe; submit() from any thread.
-class ShardWriter {
+// Created (with make_shared: a scheduled lead holds a reference) by the StreamService when
+// a shard opens; close() when the shard closes (reshard) or its stream goes. The log and
+// counter are shared/borrowed and must outlive the writer. Thread-safe; submit() from any
+// thread.
+class ShardWriter : public std::enable_shared_from_this<ShardWriter> {
  public:
-  class Ticket;
+  using Done = std::function<void(Result<AppendOutcome>)>;
+  // Runs a task on a thread where blocking (pwritev, fdatasync) is allowed.
+  using Scheduler = std::function<void(std::function<void()>)>;
 
   ShardWriter(std::shared_ptr<ShardLog> log, SequenceCounter* counter, const Clock* clock,
-              int64_t last_arrival_ms, size_t max_group_bytes);
+              int64_t last_arrival_ms, size_t max_group_bytes, Scheduler schedule);
   ShardWriter(const ShardWriter&) = delete;
   ShardWriter& operator=(const ShardWriter&) = delete;
 
-  // Queues `records` (borrowed until wait() returns) as one contiguous block. Pair each
-  // submit() with exactly one wait(); several tickets (on several writers) may be
-  // outstanding, waited for in any order.
-  std::unique_ptr<Ticket> submit(std::span<const LogRecordIn> records);
-  // Blocks until the block is appended or failed. kUnavailable "shard closed" when the
-  // writer was closed before the block was written: nothing of it was appended.
-  Result<AppendOutcome> wait(Ticket& ticket);
-  // submit() + wait().
+  // Queues `records` (borrowed until `done` has run) as one contiguous block. `done` runs
+  // exactly once: with where the block landed, or why it did not. kUnavailable "shard
+  // closed" when the writer was closed before the block was written: nothing of it was
+  // appended. On a writer already closed, that happens before submit() returns, on the
+  // calling thread; otherwise on a thread of `schedule`.
+  void submit(std::span<const LogRecordIn> records, Done done);
+  // submit() and wait for its `done`.
   Result<AppendOutcome> append(std::span<const LogRecordIn> records);
 
   // Waits for the write in flight, fails everything still queued with "shard closed", and
-  // refuses later submissions the same way. After close() returns, the log's end offset is
-  // final. Idempotent.
+  // refuses later submissions the same way; the callbacks of those run through `schedule`.
+  // After close() returns, the log's end offset is final. Idempotent. May be called while
+  // holding locks that the callbacks take.
   void close();
 
   int64_t last_arrival_ms() const;
 
-  class Ticket {
-   private:
-    friend class ShardWriter;
+ private:
+  struct Ticket {
     std::span<const LogRecordIn> records;
     size_t bytes = 0;
-    bool done = false;
-    Status status;
-    AppendOutcome outcome;
+    Done done;
   };
+  using Tickets = std::vector<std::unique_ptr<Ticket>>;
 
- private:
-  // REQUIRES: mu_ held by `lock`, !writing_, !closed_, queue_ nonempty.
-  void lead(std::unique_lock<std::mutex>& lock);
+  // Writes groups until the queue is empty or the writer is closed. Runs through schedule_,
+  // one at a time (leading_).
+  void lead();
+  // Fails `tickets` with "shard closed" through schedule_ (close() may be called under
+  // locks that the callbacks take).
+  void refuse(Tickets tickets);
 
   const std::shared_ptr<ShardLog> log_;
   SequenceCounter* const counter_;
   const Clock* const clock_;
   const size_t max_group_bytes_;
+  const Scheduler schedule_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Ticket*> queue_;       // GUARDED_BY(mu_)
-  bool writing_ = false;            // GUARDED_BY(mu_)
-  bool closed_ = false;             // GUARDED_BY(mu_)
-  int64_t last_arrival_ms_;         // GUARDED_BY(mu_)
-  std::vector<LogRecordIn> batch_;  // used by the leader only
+  std::deque<std::unique_ptr<Ticket>> queue_;  // GUARDED_BY(mu_)
+  bool leading_ = false;                       // GUARDED_BY(mu_): a lead is scheduled or runs
+  bool writing_ = false;                       // GUARDED_BY(mu_): a group is being appended
+  bool closed_ = false;                        // GUARDED_BY(mu_)
+  int64_t last_arrival_ms_;                    // GUARDED_BY(mu_)
+  std::vector<LogRecordIn> batch_;             // used by the lead only
 };
 
-// The Status wait() returns for a block refused because the shard closed.
+// The Status a block refused because its shard closed ends with.
 bool is_shard_closed(const Status& s);
 
 }  // namespace sluice::stream::internal
