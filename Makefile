@@ -12,6 +12,9 @@ VENV_PYTHON := $(VENV)/bin/python
 # Seconds of fuzzing per target in `make test` (11 targets). Longer runs by hand:
 # make fuzz FUZZ_SECONDS=600.
 FUZZ_SECONDS ?= 20
+# pytest-xdist workers for the end-to-end runs: each test starts its own servers on ports of
+# its own, and most of a test's time is waiting on them, so four share two cores well.
+E2E_WORKERS ?= 4
 RUN_ARGS ?=
 
 .PHONY: run test build build-tests deps test-deps clients-deps runtimes-deps unit e2e runtime-clients sanitizers tsan fuzz check-format check-layers bench clean
@@ -67,20 +70,22 @@ unit:
 
 e2e: test-deps
 	SLUICE_BIN=$(CURDIR)/build/release/sluice SLUICE_HANDLER_DIR=$(CURDIR)/build/release/handlers \
-	  $(VENV_PYTHON) -m pytest -q tests/e2e
+	  $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) tests/e2e
 
 # Sluice's own Python and Node.js Lambda runtime clients against a fake Runtime API (and
 # AWS's awslambdaric and aws-lambda-ric, from runtimes-deps, for comparison).
 runtime-clients: test-deps
-	SLUICE_AWS_LAMBDA_RIC_DIR=$(CURDIR)/build/runtimes/node $(VENV_PYTHON) -m pytest -q tests/runtime_clients
+	SLUICE_AWS_LAMBDA_RIC_DIR=$(CURDIR)/build/runtimes/node $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) tests/runtime_clients
 
 # clang ASan+UBSan: the unit and crash tests, and the end-to-end tests against that binary.
+# The same build holds the fuzz targets (its code carries libFuzzer's coverage instrumentation),
+# so `make fuzz` after it compiles nothing more.
 sanitizers: test-deps
 	cmake --preset asan-ubsan >/dev/null
 	cmake --build --preset asan-ubsan -j $(JOBS)
 	cd build/asan-ubsan && ctest --output-on-failure -j $(JOBS) -LE slow --timeout 900
 	SLUICE_BIN=$(CURDIR)/build/asan-ubsan/sluice SLUICE_HANDLER_DIR=$(CURDIR)/build/asan-ubsan/handlers \
-	  $(VENV_PYTHON) -m pytest -q tests/e2e
+	  $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) tests/e2e
 
 # ThreadSanitizer over the tests that run threads against each other.
 tsan:
