@@ -248,7 +248,10 @@ class InProcessState : public std::enable_shared_from_this<InProcessState> {
           ++running_;
           call->slot = slot.get();
           watch_add(call);
-          run_here = call->inv.may_run_inline && options_.inline_max.count() > 0 &&
+          // Never a hot-reload function: any call may find its file rebuilt and copy and
+          // dlopen it, which is no work for an event-loop thread.
+          run_here = call->inv.may_run_inline && !call->spec.hot_reload &&
+                     options_.inline_max.count() > 0 &&
                      slot->quick_streak.load(std::memory_order_relaxed) >= kQuickStreakToInline;
         }
         if (call->slot != nullptr && !run_here) {

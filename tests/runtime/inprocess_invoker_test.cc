@@ -466,6 +466,29 @@ TEST_F(InProcessInvokerTest, HotReloadPicksUpARebuiltLibrary) {
   EXPECT_EQ(invoke("f", "0").payload, R"({"version":2,"echo":0})");
 }
 
+TEST_F(InProcessInvokerTest, HotReloadFunctionNeverRunsOnTheCallersThread) {
+  auto s = spec("f", "lib/handler.so:sleepy", code(1, "dev"));
+  s.hot_reload = true;
+  put(s);
+  InProcessInvokerOptions options;
+  options.inline_max = 30ms;
+  start(options);
+  int on_caller = 0;
+  for (int i = 0; i < 24; ++i) {  // well past the 16 quick returns that earn inline runs
+    function::Invocation inv = invocation("f", R"({"ms":0})");
+    inv.may_run_inline = true;
+    auto where = std::make_shared<std::promise<std::thread::id>>();
+    auto got = where->get_future();
+    invoker_->invoke(std::move(inv), [where](InvokeOutcome o) {
+      EXPECT_EQ(o.kind, Kind::kOk) << o.payload;
+      where->set_value(std::this_thread::get_id());
+    });
+    ASSERT_EQ(got.wait_for(10s), std::future_status::ready);
+    on_caller += got.get() == std::this_thread::get_id();
+  }
+  EXPECT_EQ(on_caller, 0);
+}
+
 TEST_F(InProcessInvokerTest, UnknownFunctionIsResourceNotFound) {
   start();
   InvokeOutcome o = invoke("nope");
