@@ -70,7 +70,7 @@ unit:
 
 e2e: test-deps
 	SLUICE_BIN=$(CURDIR)/build/release/sluice SLUICE_HANDLER_DIR=$(CURDIR)/build/release/handlers \
-	  $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) tests/e2e
+	  $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) --dist loadgroup tests/e2e
 
 # Sluice's own Python and Node.js Lambda runtime clients against a fake Runtime API (and
 # AWS's awslambdaric and aws-lambda-ric, from runtimes-deps, for comparison).
@@ -85,7 +85,7 @@ sanitizers: test-deps
 	cmake --build --preset asan-ubsan -j $(JOBS)
 	cd build/asan-ubsan && ctest --output-on-failure -j $(JOBS) -LE slow --timeout 900
 	SLUICE_BIN=$(CURDIR)/build/asan-ubsan/sluice SLUICE_HANDLER_DIR=$(CURDIR)/build/asan-ubsan/handlers \
-	  $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) tests/e2e
+	  $(VENV_PYTHON) -m pytest -q -n $(E2E_WORKERS) --dist loadgroup tests/e2e
 
 # ThreadSanitizer over the tests that run threads against each other.
 tsan:

@@ -23,6 +23,10 @@ import time
 
 import boto3
 import pytest
+
+# The JVM clients (Java SDK, KCL with its lease table) are the heaviest tests: on parallel runs
+# (make e2e, pytest-xdist --dist loadgroup) they share one worker, one after another.
+pytestmark = pytest.mark.xdist_group("clients")
 from botocore.config import Config
 from botocore.exceptions import ClientError
 

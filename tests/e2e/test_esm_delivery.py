@@ -247,9 +247,14 @@ def test_case29_a_failing_shard_does_not_hold_up_the_others(env):
                 hash_key=lambda i, it, n=n: str(n * quarter + 1))
     wait_until(lambda: sorted(x for x in delivered(out) if x) ==
                [10, 11, 12, 20, 21, 22, 30, 31, 32], what="the other shards")
-    failures = [c for c in calls(out) if c["records"][0]["shard"] == "shardId-000000000000"]
-    assert len(failures) >= 1
-    assert all(r["item"]["i"] == 0 for c in failures for r in c["records"])
+
+    def failures():
+        return [c for c in calls(out) if c["records"][0]["shard"] == "shardId-000000000000"]
+
+    # Shard 0 may not have had its first turn yet when the others are done (a loaded machine):
+    # what matters is that it is tried beside them, with its one record each time.
+    wait_until(lambda: len(failures()) >= 1, what="a failed call on shard 0")
+    assert all(r["item"]["i"] == 0 for c in failures() for r in c["records"])
 
 
 @pytest.mark.parametrize("position", ["TRIM_HORIZON", "LATEST"])
