@@ -62,6 +62,11 @@ class FakeRuntimeApi:
         # chunked, and a connection closed after every answer.
         self.chunked_events = False
         self.close_after_reply = False
+        # A keep-alive connection the server gives up on while the client thinks it idle: the
+        # first request that arrives on a connection after it answered a POST is read and the
+        # connection closed without an answer (as when an idle timeout and a new request cross).
+        self.drop_request_after_post = False
+        self.dropped_requests = 0
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -89,7 +94,17 @@ class FakeRuntimeApi:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _drop_if_asked(self):
+                if api.drop_request_after_post and getattr(self, "posted_before", False):
+                    with api.cond:
+                        api.dropped_requests += 1
+                    self.close_connection = True
+                    return True
+                return False
+
             def do_GET(self):
+                if self._drop_if_asked():
+                    return
                 if self.path != PREFIX + "/invocation/next":
                     return self._reply(404)
                 with api.cond:
@@ -110,6 +125,9 @@ class FakeRuntimeApi:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if self._drop_if_asked():
+                    return
+                self.posted_before = True  # per connection: one handler object per connection
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 path = self.path
                 if path == PREFIX + "/init/error":

@@ -423,6 +423,78 @@ def test_streamify_response_is_buffered(launch, fake_api):
 
 
 # ------------------------------------------------------------------------------------------------
+# Transport: the client's own HTTP/1.1 code on node:net.
+
+def test_chunked_events_and_closed_connections(launch, fake_api):
+    # Chunked bodies and a server that closes after every answer must work as well as the
+    # engine's Content-Length keep-alive.
+    fake_api.chunked_events = True
+    fake_api.close_after_reply = True
+    proc = launch("node", {"index.js": CJS_OK}, "index.handler")
+    for i in range(3):
+        event = {"i": i, "pad": "x" * (2500 * i)}  # 0 to 3 chunks of 1000 bytes and a rest
+        rid = fake_api.invoke(event)
+        res = fake_api.result(rid)
+        assert res.kind == "response"
+        assert res.json() == {"ok": True, "event": event}
+    assert proc.proc.poll() is None
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_large_event_and_result_cross_the_socket(launch, fake_api, chunked):
+    fake_api.chunked_events = chunked  # chunked: 1000 chunks, split across many reads
+    proc = launch("node", {"index.js": "exports.handler = async (e) => e;\n"}, "index.handler")
+    event = {"blob": "".join(chr(0x41 + i % 26) for i in range(1_000_000))}
+    rid = fake_api.invoke(event)
+    res = fake_api.result(rid)
+    assert res.kind == "response"
+    assert int(res.headers["content-length"]) == len(res.body)
+    assert res.json() == event
+    # The connection is still usable after a large exchange.
+    rid2 = fake_api.invoke({"small": True})
+    assert fake_api.result(rid2).json() == {"small": True}
+    assert proc.proc.poll() is None
+
+
+def test_dropped_keep_alive_connection_is_retried(launch, fake_api):
+    # The server closes a reused connection on the client's next request, unanswered: the
+    # request is sent again on a new connection, and no invocation is lost.
+    fake_api.drop_request_after_post = True
+    proc = launch("node", {"index.js": CJS_OK}, "index.handler")
+    for i in range(3):
+        rid = fake_api.invoke({"i": i})
+        assert fake_api.result(rid).json() == {"ok": True, "event": {"i": i}}
+    assert fake_api.dropped_requests >= 2
+    assert proc.proc.poll() is None
+
+
+def test_unreachable_runtime_api_exits_1(launch, fake_api):
+    port = fake_api.server.server_address[1]
+    fake_api.close()  # nothing listens there any more
+    proc = launch("node", {"index.js": CJS_OK}, "index.handler",
+                  env={"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"})
+    assert proc.wait_exit() == 1
+    for t in proc.readers:
+        t.join(timeout=5)
+    assert "cannot get the next invocation" in proc.output()[1]
+
+
+def test_header_value_with_line_break_is_not_sent(launch, fake_api):
+    # A content type with CR LF would end the header block: the post is refused in the client
+    # (as Node's own HTTP client refuses it), logged, and the client asks for the next event.
+    code = ("exports.handler = awslambda.streamifyResponse(async (e, stream) => {\n"
+            "  if (e.bad) stream.setContentType('text/plain\\r\\nX-Injected: 1');\n"
+            "  stream.end('x');\n});\n")
+    proc = launch("node", {"index.js": code}, "index.handler")
+    rid = fake_api.invoke({"bad": True})
+    fake_api.wait_next_calls(2)
+    rid2 = fake_api.invoke({"bad": False})
+    assert fake_api.result(rid2).body == b"x"
+    assert [p.request_id for p in fake_api.posted] == [rid2]
+    assert "Invalid character in header content" in proc.output()[1]
+
+
+# ------------------------------------------------------------------------------------------------
 # AWS's own client (aws-lambda-ric from npm), when installed: same bodies from the fake server.
 
 def _aws_lambda_ric():

@@ -13,7 +13,7 @@
 // Node's standard library only; one self-contained file (the engine embeds it).
 
 import fs from 'node:fs';
-import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import util from 'node:util';
 import { Writable } from 'node:stream';
@@ -156,7 +156,69 @@ function logError(what, error) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Runtime API client: one keep-alive connection, no timeouts (/next is a long poll).
+// Runtime API client: HTTP/1.1 on one keep-alive node:net socket, no timeouts (/next is a long
+// poll). node:http (its parser, Agent and outgoing-message streams) took about as long per
+// warm invocation as everything else in this loop, so requests are written here as one buffer
+// and answers read by a small state machine: Content-Length and chunked bodies, a body that ends
+// with the connection, and `Connection: close`, after which the next request opens a new socket.
+// Not a general client: one peer, one request at a time. The socket is ref'd only while a
+// request is in flight, as the Agent's idle sockets were unref'd: a callback handler waiting for
+// an empty event loop, or a promise that never settles, must still let the loop drain to
+// 'beforeExit'.
+
+const EMPTY = Buffer.alloc(0);
+const MAX_LINE_BYTES = 64 * 1024; // status line and headers, or one chunk-size line
+const ONE_WRITE_BYTES = 64 * 1024; // bodies up to this are copied behind the head
+// What Node's own HTTP client refuses in a header value (and what would let a value end the
+// header): control characters other than tab, and anything above U+00FF.
+const INVALID_HEADER_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+// Parser states, per answer.
+const HEAD = 0;
+const BODY = 1; // Content-Length bytes left in `need`
+const CHUNK_SIZE = 2;
+const CHUNK_DATA = 3; // `need` bytes of the current chunk left
+const CHUNK_END = 4; // the CRLF after a chunk's data
+const TRAILER = 5; // trailer lines up to an empty one
+const UNTIL_CLOSE = 6; // no length given: the body is whatever arrives before the close
+
+function transportError(message, code) {
+  const e = new Error(message);
+  e.code = code;
+  return e;
+}
+
+// The request as buffers to write: one for a small request, head and body apart for a large
+// body (no copy of it). Throws a TypeError for a header value Node's HTTP client would refuse.
+function encodeRequest(method, urlPath, hostHeader, body, headers) {
+  let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
+  if (headers) {
+    for (const name of Object.keys(headers)) {
+      const value = String(headers[name]);
+      if (INVALID_HEADER_CHAR.test(value)) {
+        throw new TypeError(`Invalid character in header content ["${name}"]`);
+      }
+      head += `${name}: ${value}\r\n`;
+    }
+  }
+  if (body) head += `Content-Length: ${body.length}\r\n`;
+  head += '\r\n';
+  if (!body || body.length === 0) return [Buffer.from(head, 'latin1')];
+  if (body.length > ONE_WRITE_BYTES) return [Buffer.from(head, 'latin1'), body];
+  const out = Buffer.allocUnsafe(head.length + body.length);
+  out.write(head, 0, 'latin1');
+  body.copy(out, head.length);
+  return [out];
+}
+
+// True if the comma-separated header value lists `token` (case-insensitively).
+function hasToken(value, token) {
+  if (value === undefined) return false;
+  return value
+    .toLowerCase()
+    .split(',')
+    .some((t) => t.trim() === token);
+}
 
 class RuntimeApi {
   constructor(address) {
@@ -166,33 +228,248 @@ class RuntimeApi {
     if (at <= 0 || !Number.isInteger(this.port)) {
       throw new Error(`AWS_LAMBDA_RUNTIME_API must be host:port, got '${address}'`);
     }
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.hostHeader = address;
+    this.socket = null;
+    this.socketRequests = 0; // requests written to `socket` so far
+    this.exchange = null; // the request in flight: one at a time, the rest wait in `queue`
+    this.queue = [];
+    this.resetParser();
   }
 
-  // Resolves to { status, headers, body: Buffer }. A reused keep-alive socket that the server
-  // closed while idle is retried once on a new one.
-  request(method, urlPath, body, headers, retry = true) {
+  // Resolves to { status, headers (lower-case names), body: Buffer }. Requests run one after
+  // another on the one connection, in call order. A request whose reused keep-alive socket turns
+  // out to be closed by the server (reset or closed before any byte of the answer) is sent once
+  // more on a new socket.
+  request(method, urlPath, body, headers) {
     return new Promise((resolve, reject) => {
-      const req = http.request(
-        { host: this.host, port: this.port, method, path: urlPath, headers, agent: this.agent },
-        (res) => {
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', (e) => {
-        if (retry && req.reusedSocket && e.code === 'ECONNRESET') {
-          this.request(method, urlPath, body, headers, false).then(resolve, reject);
-        } else {
-          reject(e);
-        }
-      });
-      req.end(body);
+      let data;
+      try {
+        data = encodeRequest(method, urlPath, this.hostHeader, body, headers);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      const job = { method, data, resolve, reject, reused: false, retried: false };
+      if (this.exchange) this.queue.push(job);
+      else this.send(job);
     });
+  }
+
+  connect() {
+    const socket = net.connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    let error = null;
+    socket.on('data', (data) => this.onData(socket, data));
+    socket.on('error', (e) => {
+      error = e;
+    });
+    socket.on('close', () => this.onClose(socket, error));
+    this.socket = socket;
+    this.socketRequests = 0;
+  }
+
+  send(job) {
+    if (!this.socket) {
+      try {
+        this.connect();
+      } catch (e) {
+        job.reject(e); // e.g. a port out of range
+        this.sendQueued();
+        return;
+      }
+    }
+    const socket = this.socket;
+    job.reused = this.socketRequests > 0;
+    this.socketRequests += 1;
+    this.exchange = job;
+    this.resetParser();
+    socket.ref();
+    if (job.data.length === 1) {
+      socket.write(job.data[0]);
+    } else {
+      socket.cork();
+      for (const part of job.data) socket.write(part);
+      socket.uncork();
+    }
+  }
+
+  resetParser() {
+    this.buf = EMPTY;
+    this.gotBytes = false;
+    this.state = HEAD;
+    this.status = 0;
+    this.headers = null;
+    this.need = 0;
+    this.parts = [];
+    this.closeAfter = false;
+  }
+
+  onData(socket, data) {
+    if (socket !== this.socket || !this.exchange) return; // nothing asked: stray bytes
+    this.gotBytes = true;
+    this.buf = this.buf.length === 0 ? data : Buffer.concat([this.buf, data]);
+    try {
+      this.parse();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  onClose(socket, error) {
+    if (socket !== this.socket) return; // already given up on
+    this.socket = null;
+    const job = this.exchange;
+    if (!job) return; // closed while idle: the next request connects anew
+    if (this.state === UNTIL_CLOSE) {
+      this.complete();
+      return;
+    }
+    const e = error || transportError('the Runtime API closed the connection', 'ECONNRESET');
+    this.exchange = null;
+    const dropped = e.code === 'ECONNRESET' || e.code === 'EPIPE';
+    if (job.reused && !job.retried && !this.gotBytes && dropped) {
+      job.retried = true;
+      this.send(job);
+      return;
+    }
+    job.reject(e);
+    this.sendQueued();
+  }
+
+  // Ends the exchange in flight with `error` and drops the connection, whose state is unknown.
+  fail(error) {
+    const job = this.exchange;
+    this.exchange = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) socket.destroy();
+    if (job) job.reject(error);
+    this.sendQueued();
+  }
+
+  sendQueued() {
+    const job = this.queue.shift();
+    if (job) this.send(job);
+  }
+
+  // Consumes `buf` as far as it goes; throws on a malformed answer.
+  parse() {
+    while (this.exchange) {
+      switch (this.state) {
+        case HEAD: {
+          const end = this.buf.indexOf('\r\n\r\n');
+          if (end < 0) {
+            if (this.buf.length > MAX_LINE_BYTES) throw new Error('response head too long');
+            return;
+          }
+          const head = this.buf.toString('latin1', 0, end);
+          this.buf = this.buf.subarray(end + 4);
+          this.parseHead(head);
+          break;
+        }
+        case BODY:
+        case CHUNK_DATA: {
+          const n = Math.min(this.need, this.buf.length);
+          if (n > 0) {
+            this.parts.push(this.buf.subarray(0, n));
+            this.buf = this.buf.subarray(n);
+            this.need -= n;
+          }
+          if (this.need > 0) return;
+          if (this.state === BODY) this.complete();
+          else this.state = CHUNK_END;
+          break;
+        }
+        case CHUNK_SIZE:
+        case TRAILER: {
+          const eol = this.buf.indexOf('\r\n');
+          if (eol < 0) {
+            if (this.buf.length > MAX_LINE_BYTES) throw new Error('response line too long');
+            return;
+          }
+          const line = this.buf.toString('latin1', 0, eol);
+          this.buf = this.buf.subarray(eol + 2);
+          if (this.state === TRAILER) {
+            if (line === '') this.complete();
+            break;
+          }
+          const size = line.split(';', 1)[0].trim();
+          if (!/^[0-9a-fA-F]{1,8}$/.test(size)) throw new Error(`bad chunk size '${size}'`);
+          this.need = Number.parseInt(size, 16);
+          this.state = this.need === 0 ? TRAILER : CHUNK_DATA;
+          break;
+        }
+        case CHUNK_END: {
+          if (this.buf.length < 2) return;
+          if (this.buf[0] !== 0x0d || this.buf[1] !== 0x0a) {
+            throw new Error('chunk data not followed by CRLF');
+          }
+          this.buf = this.buf.subarray(2);
+          this.state = CHUNK_SIZE;
+          break;
+        }
+        case UNTIL_CLOSE: {
+          if (this.buf.length > 0) this.parts.push(this.buf);
+          this.buf = EMPTY;
+          return;
+        }
+      }
+    }
+  }
+
+  parseHead(head) {
+    const lines = head.split('\r\n');
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
+    if (!m) throw new Error(`malformed status line '${lines[0].slice(0, 100)}'`);
+    const status = Number(m[2]);
+    const headers = {};
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i].indexOf(':');
+      if (colon <= 0) continue;
+      const name = lines[i].slice(0, colon).trim().toLowerCase();
+      const value = lines[i].slice(colon + 1).trim();
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    }
+    if (status < 200) return; // an interim answer (100 Continue): the real one follows
+    this.status = status;
+    this.headers = headers;
+    const connection = headers['connection'];
+    this.closeAfter =
+      hasToken(connection, 'close') || (m[1] === '0' && !hasToken(connection, 'keep-alive'));
+    const coding = headers['transfer-encoding'];
+    if (coding !== undefined && coding.toLowerCase().trim().endsWith('chunked')) {
+      this.state = CHUNK_SIZE;
+    } else if (headers['content-length'] !== undefined) {
+      if (!/^\d{1,15}$/.test(headers['content-length'])) {
+        throw new Error(`bad Content-Length '${headers['content-length']}'`);
+      }
+      this.need = Number(headers['content-length']);
+      this.state = BODY;
+    } else if (this.exchange.method === 'HEAD' || status === 204 || status === 304) {
+      this.state = BODY;
+    } else {
+      this.state = UNTIL_CLOSE;
+      this.closeAfter = true;
+    }
+  }
+
+  // The answer is whole: hand it over, keep or drop the connection, start the next request.
+  complete() {
+    const job = this.exchange;
+    this.exchange = null;
+    const parts = this.parts;
+    const body = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const socket = this.socket;
+    if (this.closeAfter) {
+      this.socket = null;
+      if (socket) socket.destroy();
+    } else if (socket) {
+      socket.unref();
+    }
+    const res = { status: this.status, headers: this.headers, body };
+    this.parts = [];
+    job.resolve(res);
+    this.sendQueued();
   }
 
   async nextInvocation() {
@@ -204,13 +481,10 @@ class RuntimeApi {
     return { headers: res.headers, body: res.body.toString('utf8') };
   }
 
-  // `payload` is a string (sent as UTF-8) or a Buffer.
+  // `payload` is a string (sent as UTF-8) or a Buffer; Content-Length is added by the encoder.
   async post(urlPath, payload, extraHeaders) {
     const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8');
-    const headers = Object.assign(
-      { 'Content-Type': 'application/json', 'Content-Length': body.length },
-      extraHeaders,
-    );
+    const headers = Object.assign({ 'Content-Type': 'application/json' }, extraHeaders);
     const res = await this.request('POST', urlPath, body, headers);
     if (res.status < 200 || res.status >= 300) {
       throw new Error(`${urlPath} answered ${res.status}: ${res.body.toString('utf8', 0, 200)}`);
