@@ -30,5 +30,10 @@ struct Base64Failure {
 
 // Decodes strict base64 into `out` (cleared first). Returns the failure, or nullopt.
 std::optional<Base64Failure> base64_decode(std::string_view text, std::string& out);
+// Decodes strict base64 and appends the bytes to `out`, leaving what `out` held before in
+// place: many blobs can share one buffer (one allocation for a whole request). On failure
+// `out` is as it was (its size; its capacity may have grown). Same checks, same order, as
+// base64_decode().
+std::optional<Base64Failure> base64_decode_append(std::string_view text, std::string& out);
 
 }  // namespace sluice

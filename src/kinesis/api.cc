@@ -610,16 +610,34 @@ net::Response put_records_response(const stream::PutRecordsResult& r) {
   w.member_int("FailedRecordCount", r.failed_record_count);
   w.key("Records");
   w.begin_array();
+  // A written entry goes out as one raw object, the bytes member() would write: its sequence
+  // number is decimal digits and its shard id "shardId-" and digits, so neither needs
+  // escaping. Shard ids are rendered once per shard (a request reaches a handful).
+  std::vector<std::pair<int32_t, std::string>> shard_ids;
+  size_t last = 0;  // the shard_ids entry of the previous written entry
+  std::string object;
   for (const auto& e : r.records) {
-    w.begin_object();
-    if (e.ok()) {
-      w.member("SequenceNumber", e.sequence_number);
-      w.member("ShardId", e.shard_id);
-    } else {
-      w.member("ErrorCode", e.error_code);
-      w.member("ErrorMessage", e.error_message);
+    if (!e.ok()) {
+      const stream::PutRecordsFailure& f = r.failures[static_cast<size_t>(e.failure)];
+      w.begin_object();
+      w.member("ErrorCode", f.error_code);
+      w.member("ErrorMessage", f.error_message);
+      w.end_object();
+      continue;
     }
-    w.end_object();
+    if (last >= shard_ids.size() || shard_ids[last].first != e.shard_index) {
+      last = 0;
+      while (last < shard_ids.size() && shard_ids[last].first != e.shard_index) ++last;
+      if (last == shard_ids.size()) {
+        shard_ids.emplace_back(e.shard_index, stream::format_shard_id(e.shard_index));
+      }
+    }
+    object.assign(R"({"SequenceNumber":")");
+    object.append(e.sequence_number.view());
+    object.append(R"(","ShardId":")");
+    object.append(shard_ids[last].second);
+    object.append(R"("})");
+    w.raw(object);
   }
   w.end_array();
   w.member("EncryptionType", stream::encryption_type_name(r.encryption_type));
@@ -633,24 +651,23 @@ std::optional<net::Response> put_records(Call& c) {
   struct Entry {
     Opt partition_key;
     Opt explicit_hash_key;
-    Opt data;
+    std::optional<size_t> data_size;  // the decoded data is Owned::data[data_at, +data_size)
+    size_t data_at = 0;
     bool null = false;
   };
   // The request as the stream layer borrows it until its callback, with what it views.
   struct Owned {
-    std::vector<std::string> storage;  // decoded data, one string per entry
-    std::string keys;                  // partition and explicit hash keys, back to back
+    std::string data;  // every entry's decoded data, back to back: one buffer, not one each
+    std::string keys;  // partition and explicit hash keys, back to back
     std::vector<stream::PutRecordsEntry> records;
     stream::PutRecordsRequest req;
   };
   auto o = std::make_shared<Owned>();
   std::vector<Entry> entries;
-  std::vector<std::string>& storage = o->storage;
   auto list = c.in.list("Records");
   if (list) {
     const size_t n = list->size();
     entries.resize(n);
-    storage.resize(n);  // never resized again: `data` views point into these strings
     size_t i = 0;
     for (auto elem : *list) {
       Entry& e = entries[i];
@@ -658,7 +675,9 @@ std::optional<net::Response> put_records(Call& c) {
         e.null = true;
       } else if (auto obj = c.in.structure_value(elem)) {
         MemberReader m(*obj);
-        e.data = m.blob("Data", storage[i]);
+        // Offsets, not views: `o->data` may move while it grows.
+        e.data_at = o->data.size();
+        e.data_size = m.blob_append("Data", o->data);
         e.explicit_hash_key = m.string("ExplicitHashKey");
         e.partition_key = m.string("PartitionKey");
         c.in.adopt_error(m);
@@ -688,8 +707,8 @@ std::optional<net::Response> put_records(Call& c) {
       // The common case without building the paths below: a key of 1-256 bytes is 1-256
       // UTF-16 units, so it satisfies every rule the slow path checks.
       if (e.partition_key && !e.partition_key->empty() && e.partition_key->size() <= 256 &&
-          (!e.explicit_hash_key || matches_hash_key(*e.explicit_hash_key)) && e.data &&
-          e.data->size() <= max_bytes) {
+          (!e.explicit_hash_key || matches_hash_key(*e.explicit_hash_key)) && e.data_size &&
+          *e.data_size <= max_bytes) {
         continue;
       }
       const std::string p = fmt::format("records.{}.member.", i + 1);
@@ -697,9 +716,8 @@ std::optional<net::Response> put_records(Call& c) {
       v.string(p + "partitionKey", e.partition_key, Pattern::kNone, 1, 256);
       v.string(p + "explicitHashKey", e.explicit_hash_key, Pattern::kHashKey, std::nullopt,
                std::nullopt);
-      v.required(p + "data", e.data.has_value());
-      v.blob_max(p + "data", e.data ? std::optional<size_t>(e.data->size()) : std::nullopt,
-                 max_bytes);
+      v.required(p + "data", e.data_size.has_value());
+      v.blob_max(p + "data", e.data_size, max_bytes);
     }
   }
   check_stream_name(v, name, arn.has_value());
@@ -722,10 +740,11 @@ std::optional<net::Response> put_records(Call& c) {
   };
   std::vector<stream::PutRecordsEntry>& records = o->records;
   records.reserve(entries.size());
+  const ByteView data = as_bytes(o->data);  // complete: it no longer moves
   for (const Entry& e : entries) {
     std::optional<std::string_view> ehk;
     if (e.explicit_hash_key) ehk = keep(*e.explicit_hash_key);
-    records.push_back({keep(*e.partition_key), as_bytes(*e.data), ehk});
+    records.push_back({keep(*e.partition_key), data.subspan(e.data_at, *e.data_size), ehk});
   }
   o->req.stream = key;
   o->req.records = records;

@@ -7,7 +7,12 @@
 namespace sluice::kinesis {
 
 bool decode_base64(std::string_view text, std::string& out, std::string& error) {
-  const auto failure = base64_decode(text, out);
+  out.clear();
+  return decode_base64_append(text, out, error);
+}
+
+bool decode_base64_append(std::string_view text, std::string& out, std::string& error) {
+  const auto failure = base64_decode_append(text, out);
   if (!failure) return true;
   switch (failure->kind) {
     case Base64Failure::Kind::kLength:

@@ -124,17 +124,24 @@ std::optional<bool> MemberReader::boolean(std::string_view name) {
 }
 
 std::optional<std::string_view> MemberReader::blob(std::string_view name, std::string& storage) {
+  storage.clear();
+  if (!blob_append(name, storage)) return std::nullopt;
+  return std::string_view(storage);
+}
+
+std::optional<size_t> MemberReader::blob_append(std::string_view name, std::string& arena) {
   auto e = find(name);
   if (!e) return std::nullopt;
   const element_type t = e->type();
   if (t == element_type::STRING) {
     const std::string_view text(*e);
     std::string detail;
-    if (!decode_base64(text, storage, detail)) {
+    const size_t before = arena.size();
+    if (!decode_base64_append(text, arena, detail)) {
       fail(fmt::format("'{}' can not be converted to a Blob: {}", text, detail));
       return std::nullopt;
     }
-    return std::string_view(storage);
+    return arena.size() - before;
   }
   if (t == element_type::BOOL) {
     fail("class java.lang.Boolean can not be converted to a Blob");

@@ -24,6 +24,10 @@ class MemberReader {
   std::optional<bool> boolean(std::string_view name);
   // Blob: strict base64 (3.3), decoded into `storage` (which must outlive the use).
   std::optional<std::string_view> blob(std::string_view name, std::string& storage);
+  // Blob appended to `arena` (earlier contents stay, but may move when it grows): returns
+  // the decoded length, the bytes being the last that many of `arena`. Absent, null or
+  // failed: nullopt, `arena` keeps its size. For many blobs in one buffer (PutRecords).
+  std::optional<size_t> blob_append(std::string_view name, std::string& arena);
   // Timestamp: epoch seconds (integers and decimals).
   std::optional<double> timestamp(std::string_view name);
   std::optional<simdjson::dom::object> structure(std::string_view name);

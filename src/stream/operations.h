@@ -2,6 +2,7 @@
 
 #include "base/bytes.h"
 #include "stream/hash_key.h"
+#include "stream/identifiers.h"
 #include "stream/sequence_number.h"
 #include "stream/types.h"
 
@@ -176,19 +177,33 @@ struct PutRecordsRequest {
   std::span<const PutRecordsEntry> records{};  // 1-500 entries, borrowed until return
 };
 
-// Either {shard_id, sequence_number} or {error_code, error_message}.
-struct PutRecordsResultEntry {
-  std::string shard_id{};
-  std::string sequence_number{};
-  std::string error_code{};  // "InternalFailure" ("ProvisionedThroughputExceededException" later)
+// Why one entry of a PutRecords call was not written.
+struct PutRecordsFailure {
+  std::string error_code{};  // "InternalFailure" or "ProvisionedThroughputExceededException"
   std::string error_message{};
-  bool ok() const { return error_code.empty(); }
+};
+
+// One entry's outcome: written, {shard_index, sequence_number}, or failed, with `failure`
+// indexing PutRecordsResult::failures. Holds no heap memory and has no std::string members,
+// so that making the up to 500 of a call is cheap; the kinesis layer renders shard ids once
+// per shard.
+struct PutRecordsResultEntry {
+  int32_t shard_index = 0;
+  int32_t failure = -1;  // >= 0: failed
+  SequenceNumberText sequence_number{};
+  bool ok() const { return failure < 0; }
+  std::string shard_id() const { return format_shard_id(shard_index); }  // "shardId-..."
 };
 
 struct PutRecordsResult {
   int32_t failed_record_count = 0;
   std::vector<PutRecordsResultEntry> records{};  // same length and order as the request
+  std::vector<PutRecordsFailure> failures{};     // what failed entries' `failure` indexes
   EncryptionType encryption_type = EncryptionType::kNone;
+  // REQUIRES: !records[i].ok().
+  const PutRecordsFailure& failure_of(size_t i) const {
+    return failures[static_cast<size_t>(records[i].failure)];
+  }
 };
 
 struct GetShardIteratorRequest {

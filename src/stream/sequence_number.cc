@@ -5,7 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstring>
+#include <endian.h>
 
 namespace sluice::stream {
 namespace {
@@ -135,39 +138,93 @@ SequenceNumberText encode_sequence_number(const SequenceFields& f) {
   return out;
 }
 
+namespace {
+
+// Decimal addition on ASCII digits, eight at a time (one uint64_t, most significant digit
+// first in memory). Each byte of `digit_values` is 0-9.
+uint64_t load_digits(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return be64toh(w);  // the last digit in the low byte
+}
+
+void store_digits(char* p, uint64_t w) {
+  w = htobe64(w);
+  std::memcpy(p, &w, 8);
+}
+
+// `ascii` + `digit_values` + `carry` (0/1) in decimal; sets `carry` to the carry out.
+uint64_t add_digits(uint64_t ascii, uint64_t digit_values, uint64_t& carry) {
+  constexpr uint64_t kZeros = 0x3030'3030'3030'3030ull;  // '0' in every byte
+  constexpr uint64_t kBias = 0xf6f6'f6f6'f6f6'f6f6ull;   // 256 - 10 in every byte
+  constexpr uint64_t kHigh = 0x8080'8080'8080'8080ull;
+  // With 246 added, a byte whose digit sum (at most 9 + 9 + 1) reaches 10 overflows into the
+  // next byte: the binary carry is the decimal one, and that byte is left holding sum - 10
+  // (0-9). A byte that did not overflow holds sum + 246 (246-255, high bit set): take the
+  // bias back out of those alone, which borrows nothing.
+  const uint64_t s = (ascii - kZeros) + digit_values + kBias + carry;
+  carry = (s >> 63) ^ 1;  // the top byte overflowed iff it is now 0-9
+  const uint64_t unbiased = s - ((s & kHigh) >> 7) * 0xf6;
+  return unbiased + kZeros;
+}
+
+// 16^20 (the counter's least significant hex digit in the 47-digit layout) in decimal,
+// "1208925819614629174706176", as four words of digit values, least significant word first.
+constexpr std::string_view kCounterStep = "1208925819614629174706176";
+constexpr size_t kWindow = 32;  // the digits the run case rewrites: four words
+constexpr std::array<uint64_t, 4> kStepWords = [] {
+  std::array<char, kWindow> digits{};
+  const size_t pad = kWindow - kCounterStep.size();
+  for (size_t i = 0; i < kWindow; ++i) digits[i] = i < pad ? 0 : char(kCounterStep[i - pad] - '0');
+  std::array<uint64_t, 4> w{};
+  for (size_t k = 0; k < 4; ++k) {  // word k holds digits [kWindow - 8(k+1), kWindow - 8k)
+    for (size_t j = 0; j < 8; ++j) {
+      w[k] = w[k] << 8 | uint64_t(uint8_t(digits[kWindow - 8 * (k + 1) + j]));
+    }
+  }
+  return w;
+}();
+
+}  // namespace
+
 SequenceNumberText SequenceNumberEncoder::encode(const SequenceFields& f) {
-  // 16^20 in decimal: the counter's least significant hex digit is the 21st from the right
-  // of the 47-digit number (encode_sequence_number's layout).
-  constexpr std::string_view kCounterStep = "1208925819614629174706176";
+  SequenceNumberText out;
+  encode_to(f, out);
+  return out;
+}
+
+void SequenceNumberEncoder::encode_to(const SequenceFields& f, SequenceNumberText& out) {
+  // The run case adds 16^20 to the previous number in decimal, on its last kWindow digits
+  // (a carry out of them is rare: encoded in full then). Those digits are read from text_
+  // as the words the previous call stored, and stored both to text_ and to `out`; the rest
+  // of `out` is copied from text_, where only a full encoding writes it.
   if (primed_ && f.creation_s == last_.creation_s && f.shard_index == last_.shard_index &&
       f.arrival_s == last_.arrival_s && last_.counter < kMaxSequenceCounter &&
-      f.counter == last_.counter + 1 && text_.len_ > kCounterStep.size()) {
-    SequenceNumberText next = text_;
-    char* digits = next.buf_.data();
-    int carry = 0;
-    size_t i = next.len_;
-    for (size_t k = kCounterStep.size(); k-- > 0;) {
-      --i;
-      int d = digits[i] + (kCounterStep[k] - '0') + carry;  // an ASCII digit plus 0..10
-      carry = d > '9' ? 1 : 0;
-      digits[i] = static_cast<char>(d - carry * 10);
+      f.counter == last_.counter + 1 && text_.len_ >= kWindow) {
+    char* const window = text_.buf_.data() + text_.len_ - kWindow;
+    uint64_t carry = 0;
+    std::array<uint64_t, 4> sum{};
+    for (size_t k = 0; k < 4; ++k) {
+      sum[k] = add_digits(load_digits(window + kWindow - 8 * (k + 1)), kStepWords[k], carry);
     }
-    while (carry != 0 && i > 0) {
-      --i;
-      const int d = digits[i] + 1;
-      carry = d > '9' ? 1 : 0;
-      digits[i] = static_cast<char>(d - carry * 10);
-    }
-    if (carry == 0) {  // else the number gained a digit: encode it in full below
-      last_ = f;
-      text_ = next;
-      return next;
+    if (carry == 0) {
+      const size_t head = text_.len_ - kWindow;
+      std::memcpy(out.buf_.data(), text_.buf_.data(), head);
+      for (size_t k = 0; k < 4; ++k) {
+        store_digits(window + kWindow - 8 * (k + 1), sum[k]);
+        store_digits(out.buf_.data() + head + kWindow - 8 * (k + 1), sum[k]);
+      }
+      out.len_ = text_.len_;
+      // Only the counter differs. (Copying all of `f`, which callers have just built field
+      // by field, stalls on store forwarding.)
+      last_.counter = f.counter;
+      return;
     }
   }
   last_ = f;
   text_ = encode_sequence_number(f);
   primed_ = true;
-  return text_;
+  out = text_;
 }
 
 Result<ParsedSequenceNumber> parse_sequence_number(std::string_view decimal) {

@@ -62,6 +62,9 @@ SequenceNumberText encode_sequence_number(const SequenceFields& f);
 class SequenceNumberEncoder {
  public:
   SequenceNumberText encode(const SequenceFields& f);
+  // The same, written into `out` (e.g. an element of a result vector): the run case then
+  // stores the new digits without reading back what it has just written.
+  void encode_to(const SequenceFields& f, SequenceNumberText& out);
 
  private:
   bool primed_ = false;

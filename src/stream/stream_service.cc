@@ -1260,6 +1260,7 @@ struct StreamService::PutRecordsCall {
     std::shared_ptr<ShardWriter> writer;
     int32_t index = 0;
     int64_t seq_creation_s = 0;
+    size_t size = 0;  // entries routed here (while grouping)
     std::vector<size_t> entries;
     std::vector<LogRecordIn> records;
   };
@@ -1276,9 +1277,11 @@ struct StreamService::PutRecordsCall {
   size_t outstanding = 0;           // GUARDED_BY(mu): groups whose callback has not run
   std::vector<size_t> retry;        // GUARDED_BY(mu): entries whose shard closed
 
+  // Callable from the group callbacks of one round, which may run at once.
   void fail(size_t i, std::string_view code, std::string_view message) {
-    out.records[i].error_code = code;
-    out.records[i].error_message = message;
+    std::lock_guard lock(mu);
+    out.records[i].failure = static_cast<int32_t>(out.failures.size());
+    out.failures.push_back({std::string(code), std::string(message)});
   }
 };
 
@@ -1360,7 +1363,10 @@ void StreamService::put_records_attempt(std::shared_ptr<PutRecordsCall> call) {
       call->pending.clear();
     } else {
       const bool limited = throttled(**s);
-      for (size_t i : call->pending) {
+      // Each entry's group, found first, so that every group's vectors are sized once.
+      std::vector<PutRecordsCall::Group*> group_of(call->pending.size(), nullptr);
+      for (size_t k = 0; k < call->pending.size(); ++k) {
+        const size_t i = call->pending[k];
         ShardState* target = (*s)->route(call->hashes[i]);
         if (target == nullptr || !target->writer) {
           call->fail(i, "InternalFailure", "Internal Service Failure");
@@ -1381,8 +1387,20 @@ void StreamService::put_records_attempt(std::shared_ptr<PutRecordsCall> call) {
           g.index = target->meta.index;
           g.seq_creation_s = target->meta.seq_creation_s;
         }
-        g.entries.push_back(i);
-        g.records.push_back({.payload = e.data, .partition_key = e.partition_key});
+        g.size += 1;
+        group_of[k] = &g;
+      }
+      for (auto& entry : call->groups) {
+        entry.second.entries.reserve(entry.second.size);
+        entry.second.records.reserve(entry.second.size);
+      }
+      for (size_t k = 0; k < call->pending.size(); ++k) {
+        PutRecordsCall::Group* g = group_of[k];
+        if (g == nullptr) continue;  // failed above
+        const size_t i = call->pending[k];
+        const PutRecordsEntry& e = req.records[i];
+        g->entries.push_back(i);
+        g->records.push_back({.payload = e.data, .partition_key = e.partition_key});
       }
     }
   }
@@ -1398,18 +1416,16 @@ void StreamService::put_records_attempt(std::shared_ptr<PutRecordsCall> call) {
     std::lock_guard lock(call->mu);
     call->outstanding = call->groups.size() + 1;
   }
-  for (auto& [index, g] : call->groups) {
+  for (auto& entry : call->groups) {
+    PutRecordsCall::Group& g = entry.second;  // a reference the callback can capture (clang 14)
     g.writer->submit(g.records, [this, call, &g](Result<AppendOutcome> r) {
       if (r.ok()) {
-        const std::string shard_id = format_shard_id(g.index);
         SequenceNumberEncoder encoder;
         for (size_t j = 0; j < g.entries.size(); ++j) {
           PutRecordsResultEntry& e = call->out.records[g.entries[j]];
-          e.shard_id = shard_id;
-          e.sequence_number = std::string(
-              encoder
-                  .encode({g.seq_creation_s, g.index, r->first_counter + j, r->arrival_ms / 1000})
-                  .view());
+          e.shard_index = g.index;
+          encoder.encode_to({g.seq_creation_s, g.index, r->first_counter + j, r->arrival_ms / 1000},
+                            e.sequence_number);
         }
       } else if (!internal::is_shard_closed(r.status())) {
         logger()->warn("stream={} shard={} append failed: {}", call->req->stream.name, g.index,

@@ -119,6 +119,32 @@ TEST_F(ReaderTest, CoercionErrorsUseTheServiceMessages) {
   EXPECT_EQ(r.error(), "Expected list or null");
 }
 
+TEST_F(ReaderTest, BlobsAppendToOneArena) {
+  std::string arena = "ab";
+  MemberReader r = read(R"({"D":"aGVsbG8=","E":"","N":null,"X":"a!=="})");
+  EXPECT_EQ(r.blob_append("D", arena), 5u);
+  EXPECT_EQ(r.blob_append("E", arena), 0u);
+  EXPECT_FALSE(r.blob_append("N", arena).has_value());        // null: absent, no error
+  EXPECT_FALSE(r.blob_append("missing", arena).has_value());  // absent
+  EXPECT_FALSE(r.failed());
+  EXPECT_EQ(arena, "abhello");
+  EXPECT_FALSE(r.blob_append("X", arena).has_value());
+  EXPECT_EQ(r.error(), "'a!==' can not be converted to a Blob: Invalid Base64 character: '!'");
+  EXPECT_EQ(arena, "abhello");  // a failed blob leaves nothing behind
+}
+
+TEST(Base64Test, DecodeAppendKeepsEarlierBytes) {
+  std::string out = "x";
+  std::string error;
+  ASSERT_TRUE(decode_base64_append(b64("hello"), out, error)) << error;
+  EXPECT_EQ(out, "xhello");
+  EXPECT_FALSE(decode_base64_append("aB==", out, error));
+  EXPECT_EQ(error, "Invalid last non-pad Base64 character dectected");
+  EXPECT_EQ(out, "xhello");
+  ASSERT_TRUE(decode_base64(b64("hi"), out, error));  // the non-appending form replaces
+  EXPECT_EQ(out, "hi");
+}
+
 TEST_F(ReaderTest, IntegersAreFlooredAndClampedAndNullIsAbsent) {
   MemberReader r = read(R"({"a":2.9,"b":-2.5,"c":100000000000,"d":1e300,"e":null})");
   EXPECT_EQ(r.integer("a"), 2);

@@ -40,7 +40,7 @@ TEST(StreamConcurrencyTest, PutsRacingReshardsLoseNothingAndLandWhereReported) {
           ASSERT_EQ(r->failed_record_count, 0);
           std::lock_guard lock(mu);
           for (size_t j = 0; j < 8; ++j) {
-            acked[datas[j]] = {r->records[j].shard_id, r->records[j].sequence_number};
+            acked[datas[j]] = {r->records[j].shard_id(), r->records[j].sequence_number.str()};
           }
         } else {
           auto r = env.put("s", data, data);

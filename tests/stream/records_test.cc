@@ -259,9 +259,10 @@ TEST(PutRecordsTest, Spec9_8_Test2_MixedKeysLandAsSpecifiedWithConsecutiveCounte
                                          kShard2, kShard1, kShard2};
   std::map<std::string, std::vector<uint64_t>> by_shard;
   for (size_t i = 0; i < 7; ++i) {
-    EXPECT_EQ(r.records[i].shard_id, want[i]) << i;
+    EXPECT_EQ(r.records[i].shard_id(), want[i]) << i;
     EXPECT_TRUE(r.records[i].ok());
-    by_shard[r.records[i].shard_id].push_back(counter_of(r.records[i].sequence_number));
+    by_shard[r.records[i].shard_id()].push_back(
+        counter_of(std::string(r.records[i].sequence_number.view())));
   }
   for (const auto& [shard, counters] : by_shard) {
     for (size_t i = 1; i < counters.size(); ++i) {

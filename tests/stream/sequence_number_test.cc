@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 namespace sluice::stream {
 namespace {
@@ -102,6 +103,25 @@ TEST(SequenceNumberTest, RunEncoderAgreesWithTheFullEncoding) {
       check(f);
     }
   }
+}
+
+TEST(SequenceNumberTest, EncoderRunsCarryingOutOfTheRewrittenDigits) {
+  // Counter 1457432228797443179 gives ...964199999998791074180407180669222962: the next
+  // number carries out of the last 32 digits, the ones a run rewrites in place.
+  const SequenceFields base{1'700'000'000, 3, 1'457'432'228'797'443'179, 1'700'000'123};
+  ASSERT_EQ(encode_sequence_number(base).view(),
+            "49646437577177140579964199999998791074180407180669222962");
+  SequenceNumberEncoder encoder;
+  std::vector<SequenceNumberText> outs(8);
+  for (uint64_t k = 0; k < outs.size(); ++k) {
+    SequenceFields f = base;
+    f.counter = base.counter - 3 + k;
+    encoder.encode_to(f, outs[k]);
+    ASSERT_EQ(outs[k].view(), encode_sequence_number(f).view()) << k;
+  }
+  EXPECT_EQ(outs[4].view(), "49646437577177140579964200000000000000000021809843929138");
+  // Earlier outputs are untouched by later calls.
+  EXPECT_EQ(outs[3].view(), encode_sequence_number(base).view());
 }
 
 TEST(SequenceNumberTest, Spec9_7_Test8_HexShape) {

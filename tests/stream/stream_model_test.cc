@@ -169,7 +169,8 @@ class StreamModel {
     ASSERT_EQ(r->failed_record_count, 0);
     for (size_t i = 0; i < n; ++i) {
       key_of_[datas[i]] = keys[i];
-      acked_.push_back({keys[i], datas[i], r->records[i].shard_id, r->records[i].sequence_number});
+      acked_.push_back(
+          {keys[i], datas[i], r->records[i].shard_id(), r->records[i].sequence_number.str()});
     }
   }
 

@@ -133,13 +133,15 @@ TEST(EnforcedLimitsTest, PutRecordsFailsOnlyTheEntriesOverTheRate) {
   auto r = env.svc().put_records(req);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->failed_record_count, 2);
-  EXPECT_EQ(r->records[0].error_code, "ProvisionedThroughputExceededException");
-  EXPECT_EQ(r->records[0].error_message,
+  EXPECT_EQ(r->failure_of(0).error_code, "ProvisionedThroughputExceededException");
+  EXPECT_EQ(r->failure_of(0).error_message,
             "Rate exceeded for shard shardId-000000000000 in stream s under account "
             "000000000000.");
   EXPECT_TRUE(r->records[1].ok());
-  EXPECT_EQ(r->records[1].shard_id, "shardId-000000000001");
-  EXPECT_EQ(r->records[2].error_code, "ProvisionedThroughputExceededException");
+  EXPECT_EQ(r->records[1].shard_index, 1);
+  EXPECT_EQ(r->records[1].shard_id(), "shardId-000000000001");
+  EXPECT_EQ(r->failure_of(2).error_code, "ProvisionedThroughputExceededException");
+  EXPECT_EQ(r->failures.size(), 2u);
   EXPECT_EQ(env.drain("s", "shardId-000000000000").size(), 1000u);
   EXPECT_EQ(env.drain("s", "shardId-000000000001").size(), 1u);
 }
