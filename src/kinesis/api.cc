@@ -1,5 +1,6 @@
 #include "kinesis/api.h"
 
+#include "base/await.h"
 #include "base/log.h"
 #include "kinesis/cbor.h"
 #include "kinesis/errors.h"
@@ -13,9 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <simdjson.h>
@@ -1800,18 +1799,7 @@ void Api::respond(const net::Request& request, Reply reply) const {
 }
 
 net::Response Api::handle(const net::Request& request) const {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<net::Response> answer;
-  respond(request, [&](net::Response r) {
-    // Notified under the lock: `cv` lives on this stack and goes when handle() returns.
-    std::lock_guard lock(mu);
-    answer = std::move(r);
-    cv.notify_one();
-  });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return answer.has_value(); });
-  return std::move(*answer);
+  return await_callback<net::Response>([&](Reply reply) { respond(request, std::move(reply)); });
 }
 
 void Api::handle_async(const net::Request& request, net::Responder responder) const {

@@ -1,5 +1,6 @@
 #include "lambda/api.h"
 
+#include "base/await.h"
 #include "base/base64.h"
 #include "base/file.h"
 #include "base/json_writer.h"
@@ -17,7 +18,6 @@
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <future>
 #include <memory>
 #include <regex>
 #include <simdjson.h>
@@ -697,14 +697,11 @@ class Handlers {
   net::Response invoke(Call& c, bool legacy_async = false) {
     PreparedInvoke prepared = prepare_invoke(c, legacy_async);
     if (prepared.answer) return std::move(*prepared.answer);
-    // Shared with the callback: it may still be returning from set_value() when this
-    // thread has its outcome and leaves.
-    auto promise = std::make_shared<std::promise<function::InvokeOutcome>>();
-    std::future<function::InvokeOutcome> future = promise->get_future();
-    invoker_->invoke(std::move(prepared.invocation), [promise](function::InvokeOutcome outcome) {
-      promise->set_value(std::move(outcome));
-    });
-    return invoke_answer(prepared.arn, prepared.tail, future.get());
+    function::InvokeOutcome outcome =
+        await_callback<function::InvokeOutcome>([&](function::Invoker::Done done) {
+          invoker_->invoke(std::move(prepared.invocation), std::move(done));
+        });
+    return invoke_answer(prepared.arn, prepared.tail, std::move(outcome));
   }
 
   // Everything of invoke() up to the invoker: `answer` when the request is answered

@@ -1,5 +1,6 @@
 #include "net/router.h"
 
+#include "base/await.h"
 #include "base/check.h"
 #include "base/log.h"
 #include "net/aws_request.h"
@@ -8,7 +9,6 @@
 
 #include <atomic>
 #include <exception>
-#include <future>
 #include <utility>
 
 namespace sluice::net {
@@ -142,11 +142,10 @@ Response Router::route(const Request& request) const {
   if (Response* error = std::get_if<Response>(&found)) return std::move(*error);
   const Endpoint& endpoint = *std::get<const Endpoint*>(found);
   if (endpoint.blocking) return endpoint.blocking(request);
-  std::promise<Response> promise;
-  std::future<Response> answered = promise.get_future();
-  endpoint.async(request, Responder([&promise](Response r) { promise.set_value(std::move(r)); },
-                                    [](std::function<void()> job) { job(); }));
-  return answered.get();
+  return await_callback<Response>([&](Responder::Deliver deliver) {
+    endpoint.async(request,
+                   Responder(std::move(deliver), [](std::function<void()> job) { job(); }));
+  });
 }
 
 std::variant<const Endpoint*, Response> Router::find(const Request& request) const {

@@ -1,5 +1,6 @@
 #include "stream/stream_service.h"
 
+#include "base/await.h"
 #include "base/check.h"
 #include "base/log.h"
 #include "stream/identifiers.h"
@@ -17,7 +18,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <condition_variable>
 #include <functional>
 #include <set>
 #include <utility>
@@ -1143,33 +1143,13 @@ Result<ListShardsResult> StreamService::list_shards(const ListShardsRequest& req
 // ---------------------------------------------------------------------------------------------
 // Records
 
-namespace {
-
-// Runs an asynchronous put and waits for its `done`.
-template <typename T, typename Start>
-Result<T> wait_for(Start start) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<T>> out;
-  start([&](Result<T> r) {
-    // Notified under the lock: `cv` lives on the waiter's stack and goes when it returns.
-    std::lock_guard lock(mu);
-    out = std::move(r);
-    cv.notify_one();
-  });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return out.has_value(); });
-  return std::move(*out);
-}
-
-}  // namespace
-
 Result<PutRecordResult> StreamService::put_record(const PutRecordRequest& req) {
-  return wait_for<PutRecordResult>([&](PutRecordDone done) { put_record(req, std::move(done)); });
+  return await_callback<Result<PutRecordResult>>(
+      [&](PutRecordDone done) { put_record(req, std::move(done)); });
 }
 
 Result<PutRecordsResult> StreamService::put_records(const PutRecordsRequest& req) {
-  return wait_for<PutRecordsResult>(
+  return await_callback<Result<PutRecordsResult>>(
       [&](PutRecordsDone done) { put_records(req, std::move(done)); });
 }
 

@@ -1,5 +1,6 @@
 #include "stream/internal/shard_writer.h"
 
+#include "base/await.h"
 #include "stream/internal/metadata_codec.h"
 #include "stream/sequence_number.h"
 
@@ -73,18 +74,8 @@ void ShardWriter::submit(std::span<const LogRecordIn> records, Done done) {
 }
 
 Result<AppendOutcome> ShardWriter::append(std::span<const LogRecordIn> records) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<AppendOutcome>> out;
-  submit(records, [&](Result<AppendOutcome> r) {
-    // Notified under the lock: `cv` lives on the waiter's stack and goes when it returns.
-    std::lock_guard lock(mu);
-    out = std::move(r);
-    cv.notify_one();
-  });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return out.has_value(); });
-  return std::move(*out);
+  return await_callback<Result<AppendOutcome>>(
+      [&](Done done) { submit(records, std::move(done)); });
 }
 
 void ShardWriter::lead() {
