@@ -128,52 +128,51 @@ TEST(SequenceCounterTest, FailsWithoutHandingOutWhenTheReservationCannotBeSaved)
   EXPECT_EQ(*c.allocate(1), 1u);
 }
 
-TEST(ShardWriterTest, AppendsGiveConsecutiveCountersAndOffsets) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+// What the writers of a test borrow; the scheduler's threads are joined first.
+class ShardWriterTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<ShardWriter> make_writer(std::shared_ptr<ShardLog> log) {
+    return std::make_shared<ShardWriter>(std::move(log), &counter_, &clock_, 0, 1 << 20,
+                                         threads_.scheduler());
+  }
+
+  MemMetadataStore store_;
+  SequenceCounter counter_{&store_, "x", 0};
+  ManualClock clock_;
+  ThreadPerTask threads_;
+};
+
+TEST_F(ShardWriterTest, AppendsGiveConsecutiveCountersAndOffsets) {
   auto log = std::make_shared<RecordingLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto writer =
-      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto writer = make_writer(log);
   ShardWriter& w = *writer;
   const LogRecordIn two[] = {rec("a"), rec("b")};
   auto r1 = w.append(two);
   ASSERT_TRUE(r1.ok());
   EXPECT_EQ(r1->base_offset, LogOffset(0));
   EXPECT_EQ(r1->first_counter, 1u);
-  EXPECT_EQ(r1->arrival_ms, clock.now_ms());
+  EXPECT_EQ(r1->arrival_ms, clock_.now_ms());
   auto r2 = w.append(std::span(two, 1));
   ASSERT_TRUE(r2.ok());
   EXPECT_EQ(r2->base_offset, LogOffset(2));
   EXPECT_EQ(r2->first_counter, 3u);
 }
 
-TEST(ShardWriterTest, ArrivalTimesNeverGoBackWhenTheClockDoes) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, ArrivalTimesNeverGoBackWhenTheClockDoes) {
   auto log = std::make_shared<RecordingLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto writer =
-      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto writer = make_writer(log);
   ShardWriter& w = *writer;
   const LogRecordIn one[] = {rec("a")};
   ASSERT_TRUE(w.append(one).ok());
-  clock.set_ms(clock.now_ms() - 10'000);
+  clock_.set_ms(clock_.now_ms() - 10'000);
   auto r = w.append(one);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->arrival_ms, ManualClock::kDefaultStartMs);
 }
 
-TEST(ShardWriterTest, ConcurrentAppendsKeepCounterOrderEqualToOffsetOrder) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, ConcurrentAppendsKeepCounterOrderEqualToOffsetOrder) {
   auto log = std::make_shared<RecordingLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto writer =
-      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto writer = make_writer(log);
   ShardWriter& w = *writer;
   std::vector<std::thread> clients;
   for (int t = 0; t < 8; ++t) {
@@ -194,14 +193,9 @@ TEST(ShardWriterTest, ConcurrentAppendsKeepCounterOrderEqualToOffsetOrder) {
   for (size_t i = 0; i < recs.size(); i += 2) EXPECT_EQ(recs[i].data, recs[i + 1].data);
 }
 
-TEST(ShardWriterTest, CloseRefusesLaterAppendsAsShardClosed) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, CloseRefusesLaterAppendsAsShardClosed) {
   auto log = std::make_shared<RecordingLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto writer =
-      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto writer = make_writer(log);
   ShardWriter& w = *writer;
   const LogRecordIn one[] = {rec("a")};
   ASSERT_TRUE(w.append(one).ok());
@@ -212,14 +206,9 @@ TEST(ShardWriterTest, CloseRefusesLaterAppendsAsShardClosed) {
   EXPECT_EQ(log->records().size(), 1u);
 }
 
-TEST(ShardWriterTest, AFailedAppendFailsItsWholeGroupAndBurnsItsCounters) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, AFailedAppendFailsItsWholeGroupAndBurnsItsCounters) {
   auto log = std::make_shared<RecordingLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto writer =
-      std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto writer = make_writer(log);
   ShardWriter& w = *writer;
   const LogRecordIn one[] = {rec("a")};
   log->fail(true);
@@ -231,15 +220,11 @@ TEST(ShardWriterTest, AFailedAppendFailsItsWholeGroupAndBurnsItsCounters) {
   EXPECT_EQ(good->first_counter, 2u);  // never reused
 }
 
-TEST(ShardWriterTest, BlocksOnSeveralWritersCompleteIndependently) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, BlocksOnSeveralWritersCompleteIndependently) {
   auto log_a = std::make_shared<RecordingLog>();
   auto log_b = std::make_shared<RecordingLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto a = std::make_shared<ShardWriter>(log_a, &counter, &clock, 0, 1 << 20, threads.scheduler());
-  auto b = std::make_shared<ShardWriter>(log_b, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto a = make_writer(log_a);
+  auto b = make_writer(log_b);
   const LogRecordIn one[] = {rec("x")};
   auto ra = a->append(one);
   auto rb = b->append(one);
@@ -315,13 +300,9 @@ struct Outcomes {
   }
 };
 
-TEST(ShardWriterTest, BlocksQueuedDuringAWriteGoOutAsOneGroupAfterIt) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, BlocksQueuedDuringAWriteGoOutAsOneGroupAfterIt) {
   auto log = std::make_shared<GatedLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto w = std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto w = make_writer(log);
   const LogRecordIn one[] = {rec("a")};
   Outcomes outcomes;
   w->submit(one, outcomes.add());
@@ -338,13 +319,9 @@ TEST(ShardWriterTest, BlocksQueuedDuringAWriteGoOutAsOneGroupAfterIt) {
   }
 }
 
-TEST(ShardWriterTest, CloseWaitsForTheWriteInFlightAndRefusesTheQueue) {
-  MemMetadataStore store;
-  SequenceCounter counter(&store, "x", 0);
+TEST_F(ShardWriterTest, CloseWaitsForTheWriteInFlightAndRefusesTheQueue) {
   auto log = std::make_shared<GatedLog>();
-  ManualClock clock;
-  ThreadPerTask threads;
-  auto w = std::make_shared<ShardWriter>(log, &counter, &clock, 0, 1 << 20, threads.scheduler());
+  auto w = make_writer(log);
   const LogRecordIn one[] = {rec("a")};
   Outcomes outcomes;
   w->submit(one, outcomes.add());
