@@ -467,3 +467,15 @@ def test_awslambdaric_parity_error(launch, fake_api):
     doc_theirs["requestId"] = doc_ours["requestId"] = "-"
     assert doc_ours == doc_theirs
     assert list(doc_ours) == list(doc_theirs)
+
+
+def test_fake_api_gives_no_event_to_the_poll_of_a_killed_runtime(launch, fake_api):
+    # The harness itself (conftest.py): a runtime killed while its /next waits leaves that poll
+    # behind, and an event queued afterwards must reach the next runtime, not the dead socket.
+    first = launch("python", {"app.py": APP_OK}, "app.handler")
+    fake_api.wait_next_calls(1)
+    first.kill()
+    launch("python", {"app.py": APP_OK}, "app.handler")
+    fake_api.wait_next_calls(2)
+    rid = fake_api.invoke({"a": 2})
+    assert fake_api.result(rid).json() == {"ok": True, "e": {"a": 2}}
