@@ -89,6 +89,14 @@ class EngineTest : public ::testing::Test {
     if (engine) engine->shutdown();
   }
 
+  // An invoker owned by the fixture: it must outlive the engine, which shuts down only in
+  // ~EngineTest, after a test body's locals are gone.
+  ScriptedInvoker& invoker_for(ScriptedInvoker::Script script) {
+    invokers_.push_back(std::make_unique<ScriptedInvoker>(std::move(script)));
+    return *invokers_.back();
+  }
+  std::vector<std::unique_ptr<ScriptedInvoker>> invokers_;  // declared before `engine`
+
   void open_engine(ScriptedInvoker* invoker) {
     EngineOptions o;
     o.idle_poll_ms = 50;
@@ -171,7 +179,7 @@ std::string sequence_of(const std::vector<function::Invocation>& calls, std::str
 
 TEST_F(EngineTest, DeliversInOrderInBatchesOfBatchSize) {
   put(0, 25);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 10;
@@ -196,7 +204,7 @@ TEST_F(EngineTest, DeliversInOrderInBatchesOfBatchSize) {
 
 TEST_F(EngineTest, LatestSkipsRecordsPutBeforeEnablement) {
   put(0, 3);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   create(draft(StartingPosition::kLatest));
   env.clock.advance_ms(5);  // arrivals after the start position
@@ -208,7 +216,8 @@ TEST_F(EngineTest, LatestSkipsRecordsPutBeforeEnablement) {
 TEST_F(EngineTest, CheckpointSurvivesRestartOfTheEngine) {
   put(0, 10);
   {
-    ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+    ScriptedInvoker& invoker =
+        invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
     open_engine(&invoker);
     create(draft());
     ASSERT_TRUE(invoker.wait_for_calls(1));
@@ -217,7 +226,7 @@ TEST_F(EngineTest, CheckpointSurvivesRestartOfTheEngine) {
     engine.reset();
   }
   put(10, 13);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   ASSERT_TRUE(invoker.wait_for_calls(1));
   EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r10", "r11", "r12"}));
@@ -227,7 +236,7 @@ TEST_F(EngineTest, CheckpointSurvivesRestartOfTheEngine) {
 
 TEST_F(EngineTest, FunctionErrorRetriesTheWholeBatchUntilRetriesAreSpent) {
   put(0, 4);
-  ScriptedInvoker invoker(fail_on("r2"));
+  ScriptedInvoker& invoker = invoker_for(fail_on("r2"));
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 4;
@@ -255,7 +264,7 @@ TEST_F(EngineTest, FunctionErrorRetriesTheWholeBatchUntilRetriesAreSpent) {
 
 TEST_F(EngineTest, BisectIsolatesThePoisonRecordAndKeepsOrder) {
   put(1, 9);  // r1..r8
-  ScriptedInvoker invoker(fail_on("r6"));
+  ScriptedInvoker& invoker = invoker_for(fail_on("r6"));
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 8;
@@ -281,7 +290,7 @@ TEST_F(EngineTest, BisectIsolatesThePoisonRecordAndKeepsOrder) {
 TEST_F(EngineTest, PartialBatchResponseRetriesFromTheLowestReportedRecord) {
   put(0, 5);
   std::atomic<bool> failed_once{false};
-  ScriptedInvoker invoker([&](const function::Invocation& inv, size_t) {
+  ScriptedInvoker& invoker = invoker_for([&](const function::Invocation& inv, size_t) {
     auto recs = records_of(inv);
     if (recs.size() == 5 && !failed_once.exchange(true)) {
       return ScriptedInvoker::ok(fmt::format(
@@ -299,11 +308,12 @@ TEST_F(EngineTest, PartialBatchResponseRetriesFromTheLowestReportedRecord) {
   const auto calls = invoker.calls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(data_of(calls[1]), (std::vector<std::string>{"r1", "r2", "r3", "r4"}));
+  engine->shutdown();  // the script uses this body's locals: stop it before they go
 }
 
 TEST_F(EngineTest, AFailingShardDoesNotHoldUpTheOthers) {
   env.create("two", 2);
-  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+  ScriptedInvoker& invoker = invoker_for([](const function::Invocation& inv, size_t) {
     return records_of(inv)[0].shard_id == "shardId-000000000000" ? ScriptedInvoker::function_error()
                                                                  : ScriptedInvoker::ok();
   });
@@ -331,7 +341,7 @@ TEST_F(EngineTest, AFailingShardDoesNotHoldUpTheOthers) {
 }
 
 TEST_F(EngineTest, DisableKeepsTheCheckpointAndEnableResumesFromIt) {
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   const std::string uuid = create(draft(StartingPosition::kLatest));
   env.clock.advance_ms(5);
@@ -360,7 +370,7 @@ TEST_F(EngineTest, DisableKeepsTheCheckpointAndEnableResumesFromIt) {
 
 TEST_F(EngineTest, ParentShardIsDrainedBeforeItsChildren) {
   put(0, 5);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 2;
@@ -392,7 +402,7 @@ TEST_F(EngineTest, ParentShardIsDrainedBeforeItsChildren) {
 
 TEST_F(EngineTest, ThrottledInvocationsWaitWithoutSpendingRetries) {
   put(0, 1);
-  ScriptedInvoker invoker([](const auto&, size_t index) {
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t index) {
     return index < 5 ? ScriptedInvoker::unavailable() : ScriptedInvoker::ok();
   });
   open_engine(&invoker);
@@ -405,7 +415,7 @@ TEST_F(EngineTest, ThrottledInvocationsWaitWithoutSpendingRetries) {
 }
 
 TEST_F(EngineTest, CreateRefusesAMissingStreamAndADuplicate) {
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping missing = draft();
   missing.event_source_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/none";
@@ -425,7 +435,7 @@ TEST_F(EngineTest, CreateRefusesAMissingStreamAndADuplicate) {
 
 TEST_F(EngineTest, DeleteForgetsTheMappingAndItsCheckpoints) {
   put(0, 1);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   const std::string uuid = create(draft());
   ASSERT_TRUE(invoker.wait_for_calls(1));
@@ -440,7 +450,7 @@ TEST_F(EngineTest, DeleteForgetsTheMappingAndItsCheckpoints) {
 TEST_F(EngineTest, ParallelizationFactorOverlapsLanesAndKeepsOrderPerKey) {
   std::atomic<int> running{0};
   std::atomic<int> most{0};
-  ScriptedInvoker invoker([&](const auto&, size_t) {
+  ScriptedInvoker& invoker = invoker_for([&](const auto&, size_t) {
     const int now = ++running;
     int seen = most.load();
     while (now > seen && !most.compare_exchange_weak(seen, now)) {
@@ -478,13 +488,14 @@ TEST_F(EngineTest, ParallelizationFactorOverlapsLanesAndKeepsOrderPerKey) {
     EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << key;
     EXPECT_EQ(seen.size(), 5u) << key;
   }
+  engine->shutdown();  // the script uses this body's locals: stop it before they go
 }
 
 TEST_F(EngineTest, WithLanesTheCheckpointStopsAtTheFirstUnfinishedRecordAcrossARestart) {
   // r0..r19 over 8 keys in 4 lanes; r5 fails until the restart, so its lane stops there while
   // the others go on. The checkpoint may only pass what every lane finished: r0..r4.
   {
-    ScriptedInvoker invoker(fail_on("r5"));
+    ScriptedInvoker& invoker = invoker_for(fail_on("r5"));
     open_engine(&invoker);
     Mapping m = draft();
     m.parallelization_factor = 4;
@@ -524,7 +535,7 @@ TEST_F(EngineTest, WithLanesTheCheckpointStopsAtTheFirstUnfinishedRecordAcrossAR
     engine->shutdown();
     engine.reset();
   }
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   std::set<std::string> expected;
   for (int i = 5; i < 20; ++i) expected.insert(fmt::format("r{}", i));
@@ -549,7 +560,7 @@ TEST_F(EngineTest, RecordsOlderThanTheMaximumAgeAreDiscardedBeforeInvoking) {
   put(0, 1);
   env.clock.advance_ms(61'000);
   put_all(1, 6);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 10;
@@ -565,7 +576,8 @@ TEST_F(EngineTest, RecordsOlderThanTheMaximumAgeAreDiscardedBeforeInvoking) {
 
 TEST_F(EngineTest, ThrottledRecordsLeaveOnlyByAge) {
   put(0, 1);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::unavailable(); });
+  ScriptedInvoker& invoker =
+      invoker_for([](const auto&, size_t) { return ScriptedInvoker::unavailable(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.maximum_record_age_s = 60;
@@ -584,7 +596,7 @@ TEST_F(EngineTest, ThrottledRecordsLeaveOnlyByAge) {
 }
 
 TEST_F(EngineTest, ACheckpointStoreFailureDelaysTheCheckpointButNotDelivery) {
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   const std::string uuid = create(draft());
   esm_store.fail_applies(true);
@@ -597,7 +609,7 @@ TEST_F(EngineTest, ACheckpointStoreFailureDelaysTheCheckpointButNotDelivery) {
   engine->shutdown();
   engine.reset();
   put_all(5, 6);
-  ScriptedInvoker again([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& again = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&again);
   ASSERT_TRUE(again.wait_for_calls(1));
   EXPECT_EQ(data_of(again.calls()[0]), (std::vector<std::string>{"r5"}));
@@ -636,7 +648,8 @@ function::InvokeOutcome count_into_state(const function::Invocation& inv) {
 }
 
 TEST_F(EngineTest, TumblingWindowCarriesStateAndEndsWithAFinalInvocation) {
-  ScriptedInvoker invoker([](const auto& inv, size_t) { return count_into_state(inv); });
+  ScriptedInvoker& invoker =
+      invoker_for([](const auto& inv, size_t) { return count_into_state(inv); });
   open_engine(&invoker);
   Mapping m = draft(StartingPosition::kTrimHorizon);
   m.tumbling_window_s = 60;
@@ -674,7 +687,7 @@ TEST_F(EngineTest, TumblingWindowCarriesStateAndEndsWithAFinalInvocation) {
 }
 
 TEST_F(EngineTest, TumblingWindowResponseWithoutStateIsAFunctionError) {
-  ScriptedInvoker invoker([](const auto& inv, size_t index) {
+  ScriptedInvoker& invoker = invoker_for([](const auto& inv, size_t index) {
     return index == 0 ? ScriptedInvoker::ok("null") : count_into_state(inv);
   });
   open_engine(&invoker);
@@ -694,7 +707,7 @@ TEST_F(EngineTest, TumblingWindowResponseWithoutStateIsAFunctionError) {
 }
 
 TEST_F(EngineTest, TumblingWindowStateOverOneMegabyteStartsAfresh) {
-  ScriptedInvoker invoker([](const auto&, size_t index) {
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t index) {
     if (index == 0) {
       return ScriptedInvoker::ok(R"({"state":{"big":")" + std::string(1024 * 1024, 'x') + R"("}})");
     }
@@ -720,7 +733,8 @@ TEST_F(EngineTest, TumblingWindowStateOverOneMegabyteStartsAfresh) {
 
 TEST_F(EngineTest, TumblingWindowStateSurvivesARestart) {
   {
-    ScriptedInvoker invoker([](const auto& inv, size_t) { return count_into_state(inv); });
+    ScriptedInvoker& invoker =
+        invoker_for([](const auto& inv, size_t) { return count_into_state(inv); });
     open_engine(&invoker);
     Mapping m = draft();
     m.tumbling_window_s = 60;
@@ -730,7 +744,8 @@ TEST_F(EngineTest, TumblingWindowStateSurvivesARestart) {
     engine->shutdown();
     engine.reset();
   }
-  ScriptedInvoker invoker([](const auto& inv, size_t) { return count_into_state(inv); });
+  ScriptedInvoker& invoker =
+      invoker_for([](const auto& inv, size_t) { return count_into_state(inv); });
   open_engine(&invoker);
   put_all(3, 4);
   ASSERT_TRUE(invoker.wait_for_calls(1));
@@ -738,7 +753,7 @@ TEST_F(EngineTest, TumblingWindowStateSurvivesARestart) {
 }
 
 TEST_F(EngineTest, FilteredRecordsAreDoneAndNeverDelivered) {
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 10;
@@ -769,7 +784,7 @@ TEST_F(EngineTest, FilteredRecordsAreDoneAndNeverDelivered) {
   }));
   engine->shutdown();
   engine.reset();
-  ScriptedInvoker again([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& again = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&again);
   ASSERT_TRUE(env.put("s", "k", R"({"kind":"keep","i":9})").ok());
   ASSERT_TRUE(again.wait_for_calls(1));
@@ -784,7 +799,7 @@ namespace {
 
 TEST_F(EngineTest, ThePoisonRecordsNoticeGoesToTheDestinationAndLaterRecordsFlow) {
   put(1, 9);  // r1..r8
-  ScriptedInvoker invoker(fail_on("r6"));
+  ScriptedInvoker& invoker = invoker_for(fail_on("r6"));
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 8;
@@ -819,7 +834,7 @@ TEST_F(EngineTest, ThePoisonRecordsNoticeGoesToTheDestinationAndLaterRecordsFlow
 
 TEST_F(EngineTest, AFailingDestinationHoldsTheShardUntilTheNoticeIsStored) {
   put(0, 1);
-  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+  ScriptedInvoker& invoker = invoker_for([](const function::Invocation& inv, size_t) {
     return data_of(inv)[0] == "r0" ? ScriptedInvoker::function_error() : ScriptedInvoker::ok();
   });
   destinations.set_failing(1'000'000);
@@ -853,7 +868,8 @@ TEST_F(EngineTest, ARestartWhileTheDestinationFailsRepeatsTheRecordsInsteadOfLos
   put(0, 1);
   destinations.set_failing(1'000'000);
   {
-    ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
+    ScriptedInvoker& invoker =
+        invoker_for([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
     open_engine(&invoker);
     Mapping m = draft();
     m.maximum_retry_attempts = 0;
@@ -865,7 +881,8 @@ TEST_F(EngineTest, ARestartWhileTheDestinationFailsRepeatsTheRecordsInsteadOfLos
     engine.reset();
   }
   destinations.set_failing(0);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
+  ScriptedInvoker& invoker =
+      invoker_for([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
   open_engine(&invoker);
   ASSERT_TRUE(invoker.wait_for_calls(1));
   EXPECT_EQ(data_of(invoker.calls()[0]), (std::vector<std::string>{"r0"}));
@@ -876,7 +893,7 @@ TEST_F(EngineTest, ExpiredRecordsGetARecordAgeNoticeWithoutResponseContext) {
   put(0, 1);
   env.clock.advance_ms(61'000);
   put_all(1, 6);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 10;
@@ -900,7 +917,8 @@ TEST_F(EngineTest, ExpiredRecordsGetARecordAgeNoticeWithoutResponseContext) {
 
 TEST_F(EngineTest, ABucketDestinationGetsTheRecordsAsPayloadUnderTheSpecKey) {
   put(0, 2);
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
+  ScriptedInvoker& invoker =
+      invoker_for([](const auto&, size_t) { return ScriptedInvoker::function_error(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 2;
@@ -943,7 +961,7 @@ TEST_F(EngineTest, EventsStayUnderTheLimitWithALongRole) {
     auto r = env.svc().put_records(req);
     ASSERT_TRUE(r.ok()) << r.status();
   }
-  ScriptedInvoker invoker([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  ScriptedInvoker& invoker = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
   open_engine(&invoker);
   Mapping m = draft();
   m.batch_size = 10000;
@@ -975,7 +993,7 @@ TEST_F(EngineTest, EventsStayUnderTheLimitWithALongRole) {
 // Records stay views into the reads that brought them until they are done: a batch that is
 // retried while another lane reads on and checkpoints is sent again with the same bytes.
 TEST_F(EngineTest, ARetriedBatchIsTheSameBytesAfterOtherLanesReadOn) {
-  ScriptedInvoker invoker([](const function::Invocation& inv, size_t) {
+  ScriptedInvoker& invoker = invoker_for([](const function::Invocation& inv, size_t) {
     for (const auto& d : data_of(inv)) {
       if (d == "poison") return ScriptedInvoker::function_error();
     }

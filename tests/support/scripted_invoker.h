@@ -3,6 +3,7 @@
 #include "function/invoker.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -38,6 +39,7 @@ class ScriptedInvoker final : public function::Invoker {
       calls_.push_back(invocation);
       ++running_;
     }
+    cv_.notify_all();
     std::lock_guard lock(mu_);
     threads_.emplace_back(
         [this, invocation = std::move(invocation), index, done = std::move(done)] {
@@ -47,6 +49,7 @@ class ScriptedInvoker final : public function::Invoker {
             std::lock_guard done_lock(mu_);
             --running_;
           }
+          cv_.notify_all();
         });
   }
 
@@ -56,20 +59,9 @@ class ScriptedInvoker final : public function::Invoker {
     return calls_;
   }
   // Waits until at least `n` invocations were made and none is running; false at the deadline.
-  // Polls instead of waiting on a condition variable: a timed wait on one, with this class's
-  // completions broadcasting to it from many short-lived threads, once left a broadcast stuck
-  // in glibc 2.36's pthread_cond_broadcast (__condvar_quiesce_and_switch_g1) with no waiter
-  // left, which hung an engine test's shutdown.
   bool wait_for_calls(size_t n, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    for (;;) {
-      {
-        std::lock_guard lock(mu_);
-        if (calls_.size() >= n && running_ == 0) return true;
-      }
-      if (std::chrono::steady_clock::now() >= until) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, deadline, [&] { return calls_.size() >= n && running_ == 0; });
   }
   // Outcome helpers.
   static function::InvokeOutcome ok(std::string payload = "null") {
@@ -94,6 +86,7 @@ class ScriptedInvoker final : public function::Invoker {
  private:
   const Script script_;
   mutable std::mutex mu_;
+  std::condition_variable cv_;
   std::vector<function::Invocation> calls_;
   std::vector<std::thread> threads_;
   int running_ = 0;
