@@ -6,13 +6,16 @@
 #include "runtime/internal/launch.h"
 #include "runtime/internal/log_lines.h"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace sluice::runtime {
@@ -44,16 +47,18 @@ InvokeOutcome function_error(std::string document) {
 
 }  // namespace
 
-// Everything the invoker owns. All members except the atomics, the io_context and the
-// thread are used only on the io thread (the thread this class starts), so they need no
-// lock: invoke(), retire() and shutdown() only post to it.
+// Everything the invoker owns. All members except the atomics, the io_context, the strand
+// and the thread are used only on the strand, so they need no lock: invoke(), retire() and
+// shutdown() only post (or dispatch) to it.
 class InvokerState final : public Environment::Owner {
  public:
   InvokerState(ProcessInvokerOptions options, FunctionLookup lookup)
       : options_(std::move(options)),
         lookup_(std::move(lookup)),
-        work_(asio::make_work_guard(ioc_)),
+        own_ioc_(options_.io_context == nullptr ? std::make_unique<asio::io_context>(1) : nullptr),
+        strand_(asio::make_strand(own_ioc_ ? *own_ioc_ : *options_.io_context)),
         rng_(std::random_device{}()) {
+    if (own_ioc_) work_.emplace(asio::make_work_guard(*own_ioc_));
     settings_.clients_dir = options_.clients_dir.string();
     settings_.search_path = options_.search_path;
     settings_.interpreters = options_.interpreters;
@@ -62,10 +67,10 @@ class InvokerState final : public Environment::Owner {
   }
 
   void start_thread() {
-    thread_ = std::thread([this] { ioc_.run(); });
+    if (own_ioc_) thread_ = std::thread([this] { own_ioc_->run(); });
   }
 
-  // io thread.
+  // Strand.
   void dispatch(function::Invocation inv, function::Invoker::Done done, FunctionTarget target) {
     if (closing_) return done(unavailable("Stopped"));
     const function::FunctionSpec& spec = target.spec;
@@ -105,15 +110,15 @@ class InvokerState final : public Environment::Owner {
     retire_stale(it->second);
   }
 
-  // io thread. SIGTERM to all; `all_ended` is set once the last environment is reaped.
-  void begin_shutdown(std::promise<void>* all_ended) {
+  // Strand. SIGTERM to all; `all_ended` is set once the last environment is reaped.
+  void begin_shutdown(std::shared_ptr<std::promise<void>> all_ended) {
     closing_ = true;
-    all_ended_ = all_ended;
+    all_ended_ = std::move(all_ended);
     for (auto& env : all_environments()) env->retire();
     maybe_all_ended();
   }
 
-  // io thread. After the grace period: SIGKILL and reap whatever is left.
+  // Strand. After the grace period: SIGKILL and reap whatever is left.
   void finish_shutdown() {
     for (auto& env : all_environments()) env->kill_and_reap_now();
     pools_.clear();
@@ -135,7 +140,9 @@ class InvokerState final : public Environment::Owner {
     maybe_all_ended();
   }
 
-  asio::io_context& ioc() { return ioc_; }
+  const InvokerStrand& strand() const { return strand_; }
+  // Whether a caller on a thread of the io_context may run the strand's work itself.
+  bool shares_callers_context() const { return own_ioc_ == nullptr; }
   std::chrono::milliseconds stop_grace() const { return options_.stop_grace; }
   const FunctionLookup& lookup() const { return lookup_; }
   void stop_thread() {
@@ -146,7 +153,7 @@ class InvokerState final : public Environment::Owner {
   std::atomic<uint64_t> cold_starts_{0};
   std::atomic<uint64_t> environments_{0};
 
-  // Invoker thread only.
+  // Strand only.
   void set_endpoint_url(std::string url) { endpoint_url_ = std::move(url); }
 
  private:
@@ -194,8 +201,7 @@ class InvokerState final : public Environment::Owner {
     for (const auto& [arn, pool] : pools_) {
       if (!pool.envs.empty()) return;
     }
-    all_ended_->set_value();
-    all_ended_ = nullptr;
+    std::exchange(all_ended_, nullptr)->set_value();
   }
 
   void cold_start(Pool& pool, const function::FunctionSpec& spec, function::Invocation inv,
@@ -223,7 +229,7 @@ class InvokerState final : public Environment::Owner {
     config.log = pool.log;
     config.owner = this;
     environments_.fetch_add(1);  // environment_ended() subtracts, also on a failed start
-    auto env = Environment::start(ioc_, std::move(config), rng_);
+    auto env = Environment::start(strand_, std::move(config), rng_);
     if (!env.ok()) {
       logger()->error("function={} cold start failed: {}", spec.name, env.status().to_string());
       return done(unavailable("ServiceException"));
@@ -237,14 +243,15 @@ class InvokerState final : public Environment::Owner {
   const FunctionLookup lookup_;
   std::string endpoint_url_;  // options_.endpoint_url until set_endpoint_url()
   LaunchSettings settings_;
-  asio::io_context ioc_;
+  const std::unique_ptr<asio::io_context> own_ioc_;  // null with options_.io_context
+  const InvokerStrand strand_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
+  std::thread thread_;  // runs own_ioc_
   std::mt19937_64 rng_;
   std::map<std::string, Pool> pools_;  // by function ARN
   uint64_t next_env_id_ = 1;
   bool closing_ = false;
-  std::promise<void>* all_ended_ = nullptr;
+  std::shared_ptr<std::promise<void>> all_ended_;
 };
 
 }  // namespace internal
@@ -275,26 +282,38 @@ ProcessInvoker::~ProcessInvoker() { shutdown(); }
 
 void ProcessInvoker::invoke(function::Invocation invocation, Done done) {
   auto target = state_->lookup()(invocation.function_arn);
-  std::lock_guard lock(post_mu_);
+  std::unique_lock lock(post_mu_);
   if (stopped_) {
+    lock.unlock();
     done(internal::unavailable("Stopped"));
     return;
   }
   if (!target.ok()) {
-    asio::post(state_->ioc(),
+    asio::post(state_->strand(),
                [done = std::move(done)] { done(internal::unavailable("ResourceNotFound")); });
     return;
   }
-  asio::post(state_->ioc(), [state = state_.get(), inv = std::move(invocation),
-                             done = std::move(done), target = std::move(*target)]() mutable {
+  const bool inline_allowed = invocation.may_run_inline && state_->shares_callers_context();
+  auto run = [state = state_.get(), inv = std::move(invocation), done = std::move(done),
+              target = std::move(*target)]() mutable {
     state->dispatch(std::move(inv), std::move(done), std::move(target));
-  });
+  };
+  if (inline_allowed) {
+    // On a thread of the shared io_context with the strand free, this runs here and now: the
+    // event goes out to the runtime without waking another thread. There is no thread to
+    // join at shutdown, so the lock need not cover it (shutdown() waits on the strand, which
+    // runs this first or sees it after closing).
+    lock.unlock();
+    asio::dispatch(state_->strand(), std::move(run));
+    return;
+  }
+  asio::post(state_->strand(), std::move(run));
 }
 
 void ProcessInvoker::set_endpoint_url(std::string url) {
   std::lock_guard lock(post_mu_);
   if (stopped_) return;
-  asio::post(state_->ioc(), [state = state_.get(), url = std::move(url)]() mutable {
+  asio::post(state_->strand(), [state = state_.get(), url = std::move(url)]() mutable {
     state->set_endpoint_url(std::move(url));
   });
 }
@@ -302,9 +321,25 @@ void ProcessInvoker::set_endpoint_url(std::string url) {
 void ProcessInvoker::retire(const std::string& function_arn) {
   std::lock_guard lock(post_mu_);
   if (stopped_) return;
-  asio::post(state_->ioc(),
+  asio::post(state_->strand(),
              [state = state_.get(), function_arn] { state->retire_function(function_arn); });
 }
+
+namespace {
+
+// Runs `f` on the strand and waits until it has returned. The promise lives in the handler,
+// so the waiter may go on while the handler is still unwinding.
+void run_on_strand_and_wait(const internal::InvokerStrand& strand, std::function<void()> f) {
+  auto finished = std::make_shared<std::promise<void>>();
+  auto future = finished->get_future();
+  asio::post(strand, [f = std::move(f), finished] {
+    f();
+    finished->set_value();
+  });
+  future.wait();
+}
+
+}  // namespace
 
 void ProcessInvoker::shutdown() {
   {
@@ -312,19 +347,18 @@ void ProcessInvoker::shutdown() {
     if (stopped_) return;
     stopped_ = true;
   }
-  std::promise<void> all_ended;
-  auto ended = all_ended.get_future();
-  asio::post(state_->ioc(), [state = state_.get(), p = &all_ended] { state->begin_shutdown(p); });
+  auto all_ended = std::make_shared<std::promise<void>>();
+  auto ended = all_ended->get_future();
+  asio::post(state_->strand(), [state = state_.get(), all_ended = std::move(all_ended)]() mutable {
+    state->begin_shutdown(std::move(all_ended));
+  });
   // Environments get SIGTERM, then SIGKILL from their own timers after stop_grace.
   if (ended.wait_for(state_->stop_grace() + std::chrono::seconds(2)) != std::future_status::ready) {
-    std::promise<void> forced;
-    auto forced_done = forced.get_future();
-    asio::post(state_->ioc(), [state = state_.get(), &forced] {
-      state->finish_shutdown();
-      forced.set_value();
-    });
-    forced_done.wait();
+    run_on_strand_and_wait(state_->strand(), [state = state_.get()] { state->finish_shutdown(); });
   }
+  // The end is reported from inside a handler on the strand, which may still be running on a
+  // thread of a shared io_context: once it has returned, nothing of ours runs there any more.
+  run_on_strand_and_wait(state_->strand(), [] {});
   state_->stop_thread();
 }
 

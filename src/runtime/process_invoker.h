@@ -4,6 +4,8 @@
 #include "function/function.h"
 #include "function/invoker.h"
 
+#include <boost/asio/io_context.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -46,6 +48,12 @@ struct ProcessInvokerOptions {
   // AWS_ENDPOINT_URL for handlers (spec 5.2), so that SDK calls a handler makes reach Sluice;
   // empty: unset. set_endpoint_url() replaces it once the server knows its port.
   std::string endpoint_url;
+  // When set, environments (their Runtime API servers, pipes, timers) run on this context
+  // under one strand of their own, and an Invoke that allows it (Invocation::may_run_inline)
+  // is dispatched on the caller's thread: a warm invocation then crosses no thread of the
+  // invoker's. The server passes its event loop. The context must keep running until
+  // shutdown() has returned. Unset: the invoker runs its own io_context on a thread.
+  boost::asio::io_context* io_context = nullptr;
 };
 
 // A function as the invoker needs it. reserved_concurrency (PutFunctionConcurrency) caps the
@@ -68,9 +76,12 @@ class InvokerState;
 // group with its own Runtime API server on 127.0.0.1. One invocation at a time per
 // environment; a cold start when none is idle, up to the concurrency cap.
 //
-// Created by the composition root; shutdown() (or the destructor) ends every process. One
-// internal thread runs an io_context that owns all environments; invoke() may be called from
-// any thread and only posts to it. `done` is called on that thread and must not block.
+// Created by the composition root; shutdown() (or the destructor) ends every process. All
+// environments live on one strand, over ProcessInvokerOptions::io_context or over an
+// io_context of the invoker's own, run by one internal thread. invoke() may be called from any
+// thread: it posts to the strand, or runs on it at once when the invocation may run inline
+// and the caller is a thread of that io_context. `done` is called on the strand and must not
+// block.
 //
 // Outcomes:
 //   kOk             the runtime's /response body (its Content-Type is not carried: see
@@ -105,8 +116,9 @@ class ProcessInvoker final : public function::Invoker {
   void retire(const std::string& function_arn);
 
   // SIGTERM to every environment, SIGKILL after stop_grace, every child reaped, the thread
-  // joined. Invocations still running complete (Runtime.ExitError); later ones get
-  // kUnavailable. Idempotent; blocks. REQUIRES: not called from a `done` callback.
+  // (if any) joined. Invocations still running complete (Runtime.ExitError); later ones get
+  // kUnavailable. Idempotent; blocks. REQUIRES: not called from a `done` callback nor from a
+  // thread of ProcessInvokerOptions::io_context.
   void shutdown();
 
   // Counters for tests and metrics; thread-safe, approximate while invocations run.
@@ -120,7 +132,7 @@ class ProcessInvoker final : public function::Invoker {
   explicit ProcessInvoker(std::unique_ptr<internal::InvokerState> state);
   std::unique_ptr<internal::InvokerState> state_;
   // Orders posts against shutdown(): once stopped_ is set nothing more is posted, so every
-  // posted invocation runs (and completes) before the thread is joined.
+  // posted invocation runs (and completes) before shutdown() returns.
   std::mutex post_mu_;
   bool stopped_ = false;  // GUARDED_BY(post_mu_)
 };

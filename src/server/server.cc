@@ -132,6 +132,9 @@ Status Server::open_functions() {
   if (const char* path = std::getenv("PATH"); path != nullptr && *path != '\0') {
     invoker_options.search_path = path;
   }
+  // Environments run on the event loop: a warm Invoke reaches its runtime and comes back on
+  // the loop's threads, with no hand-off to a thread of the invoker's (docs/runtime.md).
+  invoker_options.io_context = &loop_->context();
   const runtime::FunctionLookup lookup =
       [registry = functions_.get()](const std::string& arn) -> Result<runtime::FunctionTarget> {
     const std::optional<lambda::FunctionKey> key = function_key_of(arn);
@@ -278,8 +281,12 @@ Server::~Server() {
   stop_maintenance();
   http_.reset();  // closes connections while the loop still runs
   // Invoke answers are posted to the loop from the invoker's callbacks: none may come after
-  // the loop is gone.
-  if (invoker_) invoker_->shutdown();
+  // the loop is gone. The process invoker's environments run on the loop, so it must run
+  // while they stop, also when start() was never reached.
+  if (invoker_) {
+    if (!started_) loop_->start();
+    invoker_->shutdown();
+  }
   // Likewise the answers of writes, from the shard writers' threads.
   if (streams_) streams_->stop_writes();
   loop_->stop();

@@ -5,11 +5,11 @@
 #include "runtime/internal/log_lines.h"
 
 #include <cerrno>
+#include <charconv>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <signal.h>
+#include <string_view>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -64,14 +64,14 @@ void LogFile::write_line(std::string_view line) {
 
 // ---- Environment ----
 
-Result<std::shared_ptr<Environment>> Environment::start(asio::io_context& ioc, Config config,
+Result<std::shared_ptr<Environment>> Environment::start(const InvokerStrand& strand, Config config,
                                                         std::mt19937_64& rng) {
-  auto env = std::make_shared<Environment>(ioc, std::move(config));
+  auto env = std::make_shared<Environment>(strand, std::move(config));
   const Config& c = env->config_;
   env->log_stream_ = internal::log_stream_name(std::chrono::system_clock::now(), rng);
   env->trace_rng_.seed(rng());
 
-  auto server = RuntimeApiServer::start(ioc, env.get());
+  auto server = RuntimeApiServer::start(strand, env.get());
   if (!server.ok()) {
     env->end();
     return server.status();
@@ -147,15 +147,14 @@ Result<std::shared_ptr<Environment>> Environment::start(asio::io_context& ioc, C
   return env;
 }
 
-Environment::Environment(asio::io_context& ioc, Config config)
-    : ioc_(ioc),
-      config_(std::move(config)),
-      output_(ioc),
-      pidfd_(ioc),
-      deadline_timer_(ioc),
-      init_timer_(ioc),
-      idle_timer_(ioc),
-      kill_timer_(ioc) {}
+Environment::Environment(const InvokerStrand& strand, Config config)
+    : config_(std::move(config)),
+      output_(strand),
+      pidfd_(strand),
+      deadline_timer_(strand),
+      init_timer_(strand),
+      idle_timer_(strand),
+      kill_timer_(strand) {}
 
 Environment::~Environment() {
   // end() ran unless start() failed before the process existed.
@@ -417,18 +416,29 @@ void Environment::end() {
 }
 
 int64_t Environment::max_memory_used_mb() const {
+  // Read on every invocation (the REPORT line): one open and one read of a ~1.5 KB file,
+  // without a stream.
   if (pid_ <= 0) return 0;
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmHWM:") {
-      int64_t kb = 0;
-      in >> kb;
-      return (kb + 1023) / 1024;
-    }
-    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  const std::string path = "/proc/" + std::to_string(pid_) + "/status";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[4096];
+  size_t size = 0;
+  while (size < sizeof buf) {
+    const ssize_t n = ::read(fd, buf + size, sizeof buf - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size += static_cast<size_t>(n);
   }
-  return 0;
+  ::close(fd);
+  const std::string_view status(buf, size);
+  const size_t key = status.find("\nVmHWM:");
+  if (key == std::string_view::npos) return 0;
+  size_t at = key + 7;
+  while (at < size && (buf[at] == ' ' || buf[at] == '\t')) ++at;
+  int64_t kb = 0;
+  std::from_chars(buf + at, buf + size, kb);
+  return (kb + 1023) / 1024;
 }
 
 }  // namespace sluice::runtime::internal

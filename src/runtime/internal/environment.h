@@ -20,7 +20,7 @@
 namespace sluice::runtime::internal {
 
 // A function's log file (spec 6.2), opened for appending; shared by the function's
-// environments. Used only on the invoker thread. Write failures are logged once and dropped:
+// environments. Used only on the invoker's strand. Write failures are logged once and dropped:
 // a full disk must not fail invocations.
 class LogFile {
  public:
@@ -42,7 +42,7 @@ class LogFile {
 // invocation. Created by the invoker on a cold start; ends when its process has exited and
 // been reaped, after which it tells its owner and releases everything.
 //
-// Used only on the invoker's io_context thread. Held by shared_ptr: the owner's pool and
+// Used only on the invoker's strand. Held by shared_ptr: the owner's pool and
 // each pending asynchronous operation keep it alive.
 class Environment : public std::enable_shared_from_this<Environment>,
                     private RuntimeApiServer::Delegate {
@@ -72,9 +72,9 @@ class Environment : public std::enable_shared_from_this<Environment>,
 
   // Starts the process. kIOError when the pipe, the listener, the scratch directory or
   // posix_spawn fail (nothing is left running then).
-  static Result<std::shared_ptr<Environment>> start(boost::asio::io_context& ioc, Config config,
+  static Result<std::shared_ptr<Environment>> start(const InvokerStrand& strand, Config config,
                                                     std::mt19937_64& rng);
-  Environment(boost::asio::io_context& ioc, Config config);
+  Environment(const InvokerStrand& strand, Config config);
   ~Environment() override;
 
   // Hands an invocation to this environment. `done` is called exactly once, by the deadline.
@@ -128,7 +128,6 @@ class Environment : public std::enable_shared_from_this<Environment>,
   void arm_idle_timer();
   int64_t max_memory_used_mb() const;
 
-  boost::asio::io_context& ioc_;
   Config config_;
   std::string log_stream_;
   std::string runtime_api_;

@@ -201,9 +201,9 @@ struct Handler {
   }
 };
 
-Result<std::shared_ptr<RuntimeApiServer>> RuntimeApiServer::start(asio::io_context& ioc,
+Result<std::shared_ptr<RuntimeApiServer>> RuntimeApiServer::start(const InvokerStrand& strand,
                                                                   Delegate* delegate) {
-  auto server = std::make_shared<RuntimeApiServer>(ioc, delegate);
+  auto server = std::make_shared<RuntimeApiServer>(strand, delegate);
   boost::system::error_code ec;
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), 0);
   server->acceptor_.open(endpoint.protocol(), ec);
@@ -212,12 +212,12 @@ Result<std::shared_ptr<RuntimeApiServer>> RuntimeApiServer::start(asio::io_conte
   if (ec) return Status::io_error("runtime api listener: " + ec.message());
   server->port_ = server->acceptor_.local_endpoint(ec).port();
   if (ec) return Status::io_error("runtime api listener: " + ec.message());
-  asio::co_spawn(ioc, server->accept_loop(), asio::detached);
+  asio::co_spawn(strand, server->accept_loop(), asio::detached);
   return server;
 }
 
-RuntimeApiServer::RuntimeApiServer(asio::io_context& ioc, Delegate* delegate)
-    : acceptor_(ioc), delegate_(delegate), next_wakeup_(ioc) {}
+RuntimeApiServer::RuntimeApiServer(const InvokerStrand& strand, Delegate* delegate)
+    : acceptor_(strand), delegate_(delegate), next_wakeup_(strand) {}
 
 void RuntimeApiServer::offer(Offer offer) {
   offer_ = std::move(offer);

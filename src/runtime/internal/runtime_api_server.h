@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -18,18 +19,22 @@
 // (Init -> Ready -> Invoking(id) -> Ready ...), answers 202/400/403/404/413 itself and tells
 // its delegate what the runtime reported.
 //
-// Created and used only on the invoker's single io_context thread (no strand, no mutex: all
-// its handlers run there). Held by shared_ptr: each connection coroutine keeps it alive.
+// Created and used only on the invoker's strand (no mutex: all its handlers run there, one at
+// a time). Held by shared_ptr: each connection coroutine keeps it alive.
 // stop() closes the acceptor and every connection and forgets the delegate; afterwards
 // nothing is reported, and the object goes away when its last coroutine has finished.
 namespace sluice::runtime::internal {
+
+// Where the process invoker and everything it owns run: one strand, on the invoker's own
+// io_context or on the server's event loop (ProcessInvokerOptions::io_context).
+using InvokerStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 // Largest /response or /error body the runtime may post (spec 7.2).
 inline constexpr size_t kMaxResponseBytes = 6291556;
 
 class RuntimeApiServer : public std::enable_shared_from_this<RuntimeApiServer> {
  public:
-  // What the runtime reported. Called on the io thread, never after stop(); each call may
+  // What the runtime reported. Called on the strand, never after stop(); each call may
   // call back into the server (offer(), stop()).
   class Delegate {
    public:
@@ -55,9 +60,9 @@ class RuntimeApiServer : public std::enable_shared_from_this<RuntimeApiServer> {
   };
 
   // Binds 127.0.0.1:0 and starts accepting. `delegate` must stay valid until stop().
-  static Result<std::shared_ptr<RuntimeApiServer>> start(boost::asio::io_context& ioc,
+  static Result<std::shared_ptr<RuntimeApiServer>> start(const InvokerStrand& strand,
                                                          Delegate* delegate);
-  RuntimeApiServer(boost::asio::io_context& ioc, Delegate* delegate);
+  RuntimeApiServer(const InvokerStrand& strand, Delegate* delegate);
   RuntimeApiServer(const RuntimeApiServer&) = delete;
   RuntimeApiServer& operator=(const RuntimeApiServer&) = delete;
 
