@@ -35,13 +35,13 @@ if [[ -n "${SLUICE_BENCH_BUILD:-}" ]]; then
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g -DNDEBUG" -DCMAKE_CXX_COMPILER=g++ \
       -DCMAKE_C_COMPILER=gcc -DSLUICE_BUILD_BENCH=ON -DSLUICE_BUILD_TESTS=OFF \
       -DSLUICE_WERROR=ON >/dev/null
-    cmake --build "$build" -j2 --target sluice kinesis_load
+    cmake --build "$build" -j2 --target sluice kinesis_load fsync_probe
   fi
 else
   build="$root/build/release"
   if [[ "${SLUICE_BENCH_NO_BUILD:-0}" != 1 ]]; then
     (cd "$root" && cmake --preset release >/dev/null &&
-      cmake --build --preset release -j2 --target sluice kinesis_load)
+      cmake --build --preset release -j2 --target sluice kinesis_load fsync_probe)
   fi
 fi
 sluice_bin="$build/sluice"
@@ -123,6 +123,16 @@ echo "- node $(node --version); sluice $("$sluice_bin" --version 2>/dev/null | a
 echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- logs and JSON results: $out"
 echo
+# The disk's own cost of a durable acknowledgement, on the file system of Sluice's data dirs
+# (bench/fsync_probe.cc): what bounds (b) from below whatever the server does.
+if [[ -x "$build/bench/fsync_probe" ]]; then
+  echo "## write + fdatasync on $(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2 " (" $1 ")"}')"
+  echo
+  probe_dir="$(mktemp -d "${TMPDIR:-/tmp}/sluice-fsync-probe.XXXXXX")"
+  "$build/bench/fsync_probe" --dir "$probe_dir" --files 1,4 --connections 8
+  rmdir "$probe_dir"
+  echo
+fi
 
 index=0
 IFS=',' read -ra server_list <<<"$servers"
