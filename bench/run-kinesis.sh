@@ -18,6 +18,8 @@
 #                         preset. Another directory is configured with the same flags.
 #   SLUICE_BENCH_NO_BUILD set to 1 to use the binaries already in the build directory
 #   SLUICE_BENCH_SERVERS  which to run (default: null,sluice,kinesalite,kinesis-local,sluice-never)
+#   SLUICE_BENCH_SERVER_ARGS  more `sluice serve` flags for both Sluice servers, e.g.
+#                         "--io-threads 1"
 #   SLUICE_BENCH_PORT     first of the ports used, one per server (default 4701)
 #   SLUICE_BENCH_OUT      directory for logs and JSON results (default: a new temp dir, kept)
 set -euo pipefail
@@ -83,11 +85,13 @@ start_server() {
     null) "$load_bin" --null-server --port "$port" >"$log" 2>&1 & ;;
     sluice)
       data_dir="$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-data.XXXXXX")"
-      "$sluice_bin" serve --port "$port" --data-dir "$data_dir" --fsync group >"$log" 2>&1 &
+      "$sluice_bin" serve --port "$port" --data-dir "$data_dir" --fsync group \
+        ${SLUICE_BENCH_SERVER_ARGS:-} >"$log" 2>&1 &
       ;;
     sluice-never)
       data_dir="$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-data.XXXXXX")"
-      "$sluice_bin" serve --port "$port" --data-dir "$data_dir" --fsync never >"$log" 2>&1 &
+      "$sluice_bin" serve --port "$port" --data-dir "$data_dir" --fsync never \
+        ${SLUICE_BENCH_SERVER_ARGS:-} >"$log" 2>&1 &
       ;;
     kinesalite) node "$peers/kinesalite/cli.js" --port "$port" >"$log" 2>&1 & ;;
     kinesis-local)

@@ -123,6 +123,12 @@ CliCommand parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000}))
       ->capture_default_str();
   serve_cmd
+      ->add_option("--io-threads", config.io_threads,
+                   "Threads that run the event loop: connections, parsing, and the work that "
+                   "runs on the loop (writes, invocations)")
+      ->check(CLI::Range(size_t{1}, size_t{64}))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--handler-threads", config.http.handler_threads,
                    "Threads that run request handlers, so that requests waiting for the disk "
                    "do not hold the event loop (0: run them on the event loop)")

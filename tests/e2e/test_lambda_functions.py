@@ -4,6 +4,7 @@ plane cases of section 11), with boto3 and the AWS CLI v1 from build/venv.
 Retries are off for boto3 (so that a 5xx would show), every call has a deadline."""
 
 import base64
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -311,3 +312,34 @@ def test_aws_cli_v1(server, tmp_path):
     deleted = run_cli(server, "delete-function", "--function-name", "f1")
     assert deleted.returncode == 0, deleted.stderr
     assert run_cli(server, "delete-function", "--function-name", "f1").returncode == 255
+
+
+def test_one_io_thread_serves_invokes_and_stream_writes(launch):
+    """--io-threads 1: process environments run on the event loop, and writes are answered
+    from the group commit to it; with one loop thread both still complete, concurrently."""
+    proc = launch("--io-threads", "1", "--transition-delay-ms", "0")
+    lam = client(proc)
+    create(lam, "one-loop")
+    kinesis = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{proc.port}",
+                           region_name="us-east-1", aws_access_key_id="test",
+                           aws_secret_access_key="test",
+                           config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    kinesis.create_stream(StreamName="one-loop", ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName="one-loop",
+                                             WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+
+    def invoke(i):
+        r = lam.invoke(FunctionName="one-loop", Payload=json.dumps({"i": i}).encode())
+        return r["StatusCode"], json.loads(r["Payload"].read())
+
+    def put(i):
+        return kinesis.put_record(StreamName="one-loop", PartitionKey=f"k{i}",
+                                  Data=f"d{i}".encode())["SequenceNumber"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        invokes = [pool.submit(invoke, i) for i in range(12)]
+        puts = [pool.submit(put, i) for i in range(30)]
+        assert [f.result(timeout=60) for f in invokes] == [
+            (200, {"ok": True, "e": {"i": i}}) for i in range(12)]
+        sequence_numbers = [f.result(timeout=60) for f in puts]
+    assert len(set(sequence_numbers)) == 30

@@ -148,6 +148,7 @@ def test_non_empty_dir_without_format_is_refused_and_left_untouched(run_sluice, 
         (["--port", "notanumber"], "--port"),
         (["--port", "65536"], "--port"),
         (["--log-level", "loud"], "--log-level"),
+        (["--io-threads", "0"], "--io-threads"),
         (["--no-such-flag"], "--no-such-flag"),
     ],
 )
