@@ -202,26 +202,7 @@ def test_kill_9_during_a_put_records_burst_from_several_connections(launch, tmp_
 
     second = launch("--transition-delay-ms", "0", data_dir=data_dir)
     kinesis = client(second)
-    by_shard = {}
-    for key, data, shard, seq in acked:
-        by_shard.setdefault(shard, {})[seq] = (key, data)
-    newest = {}
-    for shard, expected in by_shard.items():
-        got = {}
-        it = kinesis.get_shard_iterator(StreamName="burst", ShardId=shard,
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while it:
-            resp = kinesis.get_records(ShardIterator=it, Limit=10000)
-            for r in resp["Records"]:
-                got[r["SequenceNumber"]] = (r["PartitionKey"], r["Data"])
-            if not resp["Records"]:
-                break
-            it = resp.get("NextShardIterator")
-        for seq, record in expected.items():
-            assert got.get(seq) == record, f"acknowledged record {seq} on {shard} lost"
-        seqs = [int(s) for s in got]
-        assert seqs == sorted(seqs)
-        newest[shard] = max(seqs)
+    newest = assert_every_acked_record_reads_back(kinesis, "burst", acked)
     for shard, top in newest.items():
         # New records on the same shard get larger numbers than anything before the crash.
         r = kinesis.put_record(StreamName="burst", PartitionKey="after",
@@ -303,13 +284,20 @@ def test_sigterm_during_a_write_burst_answers_or_refuses_every_write_and_loses_n
     assert len(acked) > at_signal
 
     second = launch("--transition-delay-ms", "0", data_dir=data_dir)
-    kinesis = client(second)
+    assert_every_acked_record_reads_back(client(second), "drain", acked)
+
+
+def assert_every_acked_record_reads_back(kinesis, stream, acked):
+    """acked: (partition key, data, shard id, sequence number) of every acknowledged record.
+    Reads each shard from TRIM_HORIZON, checks that each of them is there unchanged and that
+    the shard's numbers rise, and returns {shard id: its largest sequence number}."""
     by_shard = {}
     for key, data, shard, seq in acked:
         by_shard.setdefault(shard, {})[seq] = (key, data)
+    newest = {}
     for shard, expected in by_shard.items():
         got = {}
-        it = kinesis.get_shard_iterator(StreamName="drain", ShardId=shard,
+        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
                                         ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while it:
             resp = kinesis.get_records(ShardIterator=it, Limit=10000)
@@ -320,6 +308,10 @@ def test_sigterm_during_a_write_burst_answers_or_refuses_every_write_and_loses_n
             it = resp.get("NextShardIterator")
         for seq, record in expected.items():
             assert got.get(seq) == record, f"acknowledged record {seq} on {shard} lost"
+        seqs = [int(s) for s in got]
+        assert seqs == sorted(seqs)
+        newest[shard] = max(seqs)
+    return newest
 
 
 def error_code_of(e):
