@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -188,6 +189,15 @@ TEST_F(InProcessInvokerTest, LogsFramedLinesToTheFunctionLogAndTheTail) {
   InvokeOutcome second = invoke("f", "[]");
   EXPECT_EQ(second.log_tail.find("req-1"), std::string::npos);  // only its own lines
   EXPECT_EQ(second.log_tail.find("Init Duration"), std::string::npos);
+  // Max Memory Used is this process's peak RSS: at least a megabyte, and no more than the
+  // peak read after the call.
+  const size_t used_at = second.log_tail.find("Max Memory Used: ");
+  ASSERT_NE(used_at, std::string::npos) << second.log_tail;
+  const int64_t used_mb = std::stoll(second.log_tail.substr(used_at + 17));
+  struct rusage usage {};
+  ASSERT_EQ(::getrusage(RUSAGE_SELF, &usage), 0);
+  EXPECT_GE(used_mb, 1);
+  EXPECT_LE(used_mb, (usage.ru_maxrss + 1023) / 1024);
   const std::string log = read_file(log_file("f"));
   EXPECT_NE(log.find("START RequestId: req-1"), std::string::npos);
   EXPECT_NE(log.find("echo 2\nEND RequestId: req-2\nREPORT RequestId: req-2\t"), std::string::npos);
