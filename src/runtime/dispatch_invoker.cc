@@ -27,9 +27,7 @@ void DispatchInvoker::invoke(function::Invocation invocation, Done done) {
   } else if (runtime == kRemoteRuntime) {
     remote_->invoke(std::move(invocation), std::move(*target), std::move(done));
   } else {
-    // ProcessInvoker looks the function up again (its API takes only the invocation); a
-    // process invocation costs far more than a second lookup.
-    process_->invoke(std::move(invocation), std::move(done));
+    process_->invoke(std::move(invocation), std::move(*target), std::move(done));
   }
 }
 

@@ -282,20 +282,30 @@ ProcessInvoker::~ProcessInvoker() { shutdown(); }
 
 void ProcessInvoker::invoke(function::Invocation invocation, Done done) {
   auto target = state_->lookup()(invocation.function_arn);
+  if (!target.ok()) {
+    std::unique_lock lock(post_mu_);
+    if (stopped_) {
+      lock.unlock();
+      done(internal::unavailable("Stopped"));
+      return;
+    }
+    asio::post(state_->strand(),
+               [done = std::move(done)] { done(internal::unavailable("ResourceNotFound")); });
+    return;
+  }
+  invoke(std::move(invocation), std::move(*target), std::move(done));
+}
+
+void ProcessInvoker::invoke(function::Invocation invocation, FunctionTarget target, Done done) {
   std::unique_lock lock(post_mu_);
   if (stopped_) {
     lock.unlock();
     done(internal::unavailable("Stopped"));
     return;
   }
-  if (!target.ok()) {
-    asio::post(state_->strand(),
-               [done = std::move(done)] { done(internal::unavailable("ResourceNotFound")); });
-    return;
-  }
   const bool inline_allowed = invocation.may_run_inline && state_->shares_callers_context();
   auto run = [state = state_.get(), inv = std::move(invocation), done = std::move(done),
-              target = std::move(*target)]() mutable {
+              target = std::move(target)]() mutable {
     state->dispatch(std::move(inv), std::move(done), std::move(target));
   };
   if (inline_allowed) {

@@ -107,6 +107,8 @@ class ProcessInvoker final : public function::Invoker {
   // The deadline is Invocation::deadline (a default-constructed one means now + the
   // function's Timeout); on a cold start the init phase counts against it.
   void invoke(function::Invocation invocation, Done done) override;
+  // The same with the function already looked up (DispatchInvoker has done it).
+  void invoke(function::Invocation invocation, FunctionTarget target, Done done);
 
   // AWS_ENDPOINT_URL for environments started from now on. Thread-safe, does not block.
   void set_endpoint_url(std::string url);
