@@ -140,7 +140,11 @@ class InvokerState final : public Environment::Owner {
     maybe_all_ended();
   }
 
-  const InvokerStrand& strand() const { return strand_; }
+  const InvokerStrand& strand() const { return *strand_; }
+  // After shutdown: a strand refers to its io_context's strand service, which goes with the
+  // context; the server destroys its loop before this invoker. REQUIRES: nothing posts to the
+  // strand any more.
+  void drop_strand() { strand_.reset(); }
   // Whether a caller on a thread of the io_context may run the strand's work itself.
   bool shares_callers_context() const { return own_ioc_ == nullptr; }
   std::chrono::milliseconds stop_grace() const { return options_.stop_grace; }
@@ -229,7 +233,7 @@ class InvokerState final : public Environment::Owner {
     config.log = pool.log;
     config.owner = this;
     environments_.fetch_add(1);  // environment_ended() subtracts, also on a failed start
-    auto env = Environment::start(strand_, std::move(config), rng_);
+    auto env = Environment::start(*strand_, std::move(config), rng_);
     if (!env.ok()) {
       logger()->error("function={} cold start failed: {}", spec.name, env.status().to_string());
       return done(unavailable("ServiceException"));
@@ -244,7 +248,7 @@ class InvokerState final : public Environment::Owner {
   std::string endpoint_url_;  // options_.endpoint_url until set_endpoint_url()
   LaunchSettings settings_;
   const std::unique_ptr<asio::io_context> own_ioc_;  // null with options_.io_context
-  const InvokerStrand strand_;
+  std::optional<InvokerStrand> strand_;              // reset by drop_strand()
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;  // runs own_ioc_
   std::mt19937_64 rng_;
@@ -370,6 +374,7 @@ void ProcessInvoker::shutdown() {
   // thread of a shared io_context: once it has returned, nothing of ours runs there any more.
   run_on_strand_and_wait(state_->strand(), [] {});
   state_->stop_thread();
+  state_->drop_strand();
 }
 
 ProcessInvoker::Stats ProcessInvoker::stats() const {

@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
 #include <regex>
 #include <set>
@@ -38,28 +39,34 @@ class SharedLoopTest : public InvokerFixture {
  protected:
   void SetUp() override {
     InvokerFixture::SetUp();
-    work_.emplace(asio::make_work_guard(loop_));
+    work_.emplace(asio::make_work_guard(*loop_));
     for (int i = 0; i < 2; ++i) {
-      loop_threads_.emplace_back([this] { loop_.run(); });
+      loop_threads_.emplace_back([this] { loop_->run(); });
     }
     for (const auto& t : loop_threads_) loop_ids_.insert(t.get_id());
     auto o = options();
-    o.io_context = &loop_;
+    o.io_context = loop_.get();
     start(std::move(o));
   }
 
   void TearDown() override {
     InvokerFixture::TearDown();  // shuts the invoker down while the loop still runs
+    stop_loop();
+  }
+
+  void stop_loop() {
     work_.reset();
-    loop_.stop();
-    for (auto& t : loop_threads_) t.join();
+    if (loop_) loop_->stop();
+    for (auto& t : loop_threads_) {
+      if (t.joinable()) t.join();
+    }
   }
 
   // Calls invoke() on a loop thread and lets it run there, as the Invoke API does.
   std::future<Answer> invoke_from_loop(function::Invocation inv) {
     auto promise = std::make_shared<std::promise<Answer>>();
     auto future = promise->get_future();
-    asio::post(loop_, [this, promise, inv = std::move(inv)]() mutable {
+    asio::post(*loop_, [this, promise, inv = std::move(inv)]() mutable {
       inv.may_run_inline = true;
       invoker_->invoke(std::move(inv), [promise](function::InvokeOutcome outcome) {
         promise->set_value(Answer{std::move(outcome), std::this_thread::get_id()});
@@ -81,7 +88,7 @@ class SharedLoopTest : public InvokerFixture {
     return wait(f);
   }
 
-  asio::io_context loop_{2};
+  std::unique_ptr<asio::io_context> loop_ = std::make_unique<asio::io_context>(2);
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> loop_threads_;
   std::set<std::thread::id> loop_ids_;
@@ -175,6 +182,18 @@ TEST_F(SharedLoopTest, ShutdownCompletesRunningInvocationsAndRefusesLaterOnes) {
   const Answer later = call_from_loop(arn, "{}");
   EXPECT_EQ(later.outcome.kind, Kind::kUnavailable);
   EXPECT_EQ(later.outcome.payload, "Stopped");
+}
+
+TEST_F(SharedLoopTest, AShutDownInvokerOutlivesTheContextItRanOn) {
+  // The server's order: the invoker is shut down, the event loop is stopped and destroyed
+  // (with its strand service), and only then is the invoker destroyed. Nothing of the
+  // invoker may refer to the context's services by then (the sanitizer builds check).
+  const auto arn = python_function("app.counter");
+  ASSERT_EQ(call_from_loop(arn, "{}").outcome.kind, Kind::kOk);
+  invoker_->shutdown();
+  stop_loop();
+  loop_.reset();
+  invoker_.reset();
 }
 
 }  // namespace
