@@ -104,14 +104,20 @@ FAULT_DIR = os.environ["FAULT_DIR"]
 
 
 def _create_once(name, content):
-    """True if this call created FAULT_DIR/name (exactly one caller wins)."""
+    """True if this call created FAULT_DIR/name (exactly one caller wins). The file appears
+    whole: it is written under a name of this process's own and linked into place, so the
+    test never reads it half written."""
+    path = os.path.join(FAULT_DIR, name)
+    scratch = "%s.%d.tmp" % (path, os.getpid())
+    with open(scratch, "w") as f:
+        json.dump(content, f)
     try:
-        fd = os.open(os.path.join(FAULT_DIR, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.link(scratch, path)
+        return True
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as f:
-        json.dump(content, f)
-    return True
+    finally:
+        os.unlink(scratch)
 
 
 def _shard_rows(event_id):
