@@ -1,5 +1,6 @@
 #include "runtime/process_invoker.h"
 
+#include "base/await.h"
 #include "base/log.h"
 #include "runtime/embedded_clients.h"
 #include "runtime/internal/environment.h"
@@ -11,7 +12,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -341,16 +341,15 @@ void ProcessInvoker::retire(const std::string& function_arn) {
 
 namespace {
 
-// Runs `f` on the strand and waits until it has returned. The promise lives in the handler,
-// so the waiter may go on while the handler is still unwinding.
-void run_on_strand_and_wait(const internal::InvokerStrand& strand, std::function<void()> f) {
-  auto finished = std::make_shared<std::promise<void>>();
-  auto future = finished->get_future();
-  asio::post(strand, [f = std::move(f), finished] {
-    f();
-    finished->set_value();
+// Runs `f` on the strand and waits until it has returned.
+template <typename F>
+void run_on_strand_and_wait(const internal::InvokerStrand& strand, F f) {
+  await_callback<bool>([&](auto finished) {
+    asio::post(strand, [f = std::move(f), finished]() mutable {
+      f();
+      finished(true);
+    });
   });
-  future.wait();
 }
 
 }  // namespace
