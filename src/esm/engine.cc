@@ -417,6 +417,10 @@ class Run : public std::enable_shared_from_this<Run> {
   // The mapping's FilterCriteria, compiled; empty passes every record.
   std::shared_ptr<const FilterSet> filters() const;
   void reader_finished(const std::string& shard_id, bool shard_ended);
+  // After a shutdown that did not wait for every reader to finish: lets go of the readers
+  // still listed and of the stop callback, which both hold this run, so that it does not
+  // outlive its last user.
+  void release();
 
   const std::string uuid;
   const stream::StreamKey stream;
@@ -443,7 +447,7 @@ class Run : public std::enable_shared_from_this<Run> {
   std::map<std::string, ShardPosition> positions_;  // persisted, by shard id
 };
 
-struct Engine::Impl {
+struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
   struct Entry {
     Mapping mapping;
     std::shared_ptr<Run> run;
@@ -730,6 +734,16 @@ void Run::stop(std::function<void()> on_stopped) {
     return;
   }
   for (const auto& r : readers) r->stop();
+}
+
+void Run::release() {
+  std::map<std::string, std::shared_ptr<Reader>> readers;
+  std::function<void()> on_stopped;
+  {
+    std::lock_guard lock(mu_);
+    readers.swap(readers_);
+    on_stopped.swap(on_stopped_);
+  }
 }
 
 void Run::reader_finished(const std::string& shard_id, bool shard_ended) {
@@ -1280,16 +1294,23 @@ void Reader::invoke_front(Lane& lane, const Mapping& cfg) {
   // `done` runs once, on the invoker's thread, which may destroy the callback much later.
   // The reader reference moves into the posted handler, so that this thread never holds the
   // last one: a reader must die on the engine's threads, while its strand's service lives.
-  impl_->invoker->invoke(std::move(inv), [self = shared_from_this(), lane = &lane, attempts_before](
-                                             function::InvokeOutcome outcome) mutable {
-    std::shared_ptr<Reader> reader = std::move(self);
-    auto& strand = reader->strand_;
-    asio::post(strand, [reader = std::move(reader), lane, attempts_before,
-                        outcome = std::move(outcome)]() mutable {
-      lane->in_flight = false;
-      reader->on_outcome(*lane, std::move(outcome), attempts_before);
-    });
-  });
+  // Posting to a strand leaves copies of it on this thread until post() returns, and by then
+  // the handler may have run, the engine shut down and its io_context gone: `keep` holds the
+  // engine's state (the io_context with it) until they are released. It also covers an
+  // invocation that outlives shutdown()'s wait: its handler is queued and never runs, and the
+  // batch is read again after a restart.
+  impl_->invoker->invoke(std::move(inv),
+                         [impl = impl_->shared_from_this(), self = shared_from_this(), lane = &lane,
+                          attempts_before](function::InvokeOutcome outcome) mutable {
+                           const std::shared_ptr<Engine::Impl> keep = std::move(impl);
+                           std::shared_ptr<Reader> reader = std::move(self);
+                           auto& strand = reader->strand_;
+                           asio::post(strand, [reader = std::move(reader), lane, attempts_before,
+                                               outcome = std::move(outcome)]() mutable {
+                             lane->in_flight = false;
+                             reader->on_outcome(*lane, std::move(outcome), attempts_before);
+                           });
+                         });
 }
 
 void Reader::on_outcome(Lane& lane, function::InvokeOutcome outcome, int32_t attempts_before) {
@@ -1620,13 +1641,20 @@ void Engine::shutdown() {
       if (e.run) impl.stop_run(e, nullptr);
     }
     // Batches in flight finish (and checkpoint) unless the invoker takes too long.
-    impl.cv.wait_for(lock, std::chrono::seconds(10), [&] { return impl.running_runs == 0; });
+    impl.cv.wait_for(lock, std::chrono::milliseconds(impl.options.shutdown_wait_ms),
+                     [&] { return impl.running_runs == 0; });
   }
   impl.checkpoints->sync();
   impl.work.reset();
   impl.io.stop();
   for (auto& t : impl.threads) t.join();
   impl.threads.clear();
+  // Runs that did not finish in time still hold themselves through their readers and their
+  // stop callback: break those cycles now that no thread runs them.
+  std::lock_guard lock(impl.mu);
+  for (auto& [uuid, e] : impl.entries) {
+    if (e.run) e.run->release();
+  }
 }
 
 Status Engine::check_event_source(std::string_view event_source_arn) const {

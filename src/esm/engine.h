@@ -36,6 +36,9 @@ struct EngineOptions {
   // A failure notice that could not be stored is tried again after this long (doubling up
   // to retry_max_ms); its records wait meanwhile.
   int64_t destination_retry_ms = 1'000;
+  // shutdown() waits this long for the batches in flight to finish and checkpoint; a batch
+  // still running then is read again after a restart.
+  int64_t shutdown_wait_ms = 10'000;
 };
 
 // What the engine needs to know of a function besides invoking it.

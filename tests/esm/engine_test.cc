@@ -97,8 +97,9 @@ class EngineTest : public ::testing::Test {
   }
   std::vector<std::unique_ptr<ScriptedInvoker>> invokers_;  // declared before `engine`
 
-  void open_engine(ScriptedInvoker* invoker) {
+  void open_engine(ScriptedInvoker* invoker, int64_t shutdown_wait_ms = 10'000) {
     EngineOptions o;
+    o.shutdown_wait_ms = shutdown_wait_ms;
     o.idle_poll_ms = 50;
     o.transition_delay_ms = 0;
     o.retry_base_ms = 5;
@@ -554,6 +555,30 @@ TEST_F(EngineTest, WithLanesTheCheckpointStopsAtTheFirstUnfinishedRecordAcrossAR
   }
   // Nothing before the first unfinished record comes again; nothing after it is lost.
   EXPECT_EQ(again, expected);
+}
+
+TEST_F(EngineTest, AnInvocationThatOutlivesTheEngineIsDeliveredAgainAfterARestart) {
+  // The function answers only after the engine has given up waiting for it, shut down and
+  // been destroyed: its answer must touch nothing of the engine that is gone (ASan sees it),
+  // and, never checkpointed, the record comes again from the next engine.
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  ScriptedInvoker& slow = invoker_for([release](const auto&, size_t) {
+    while (!release->load()) std::this_thread::sleep_for(1ms);
+    return ScriptedInvoker::ok();
+  });
+  open_engine(&slow, /*shutdown_wait_ms=*/50);
+  create(draft());
+  put(0, 1);
+  ASSERT_TRUE(eventually([&] { return slow.calls().size() == 1; }));
+  engine->shutdown();
+  engine.reset();
+  release->store(true);
+  ASSERT_TRUE(slow.wait_for_calls(1));  // the answer was handed to the callback, which returned
+
+  ScriptedInvoker& again = invoker_for([](const auto&, size_t) { return ScriptedInvoker::ok(); });
+  open_engine(&again);
+  ASSERT_TRUE(eventually([&] { return !again.calls().empty(); }));
+  EXPECT_EQ(data_of(again.calls().front()), std::vector<std::string>{"r0"});
 }
 
 TEST_F(EngineTest, RecordsOlderThanTheMaximumAgeAreDiscardedBeforeInvoking) {
