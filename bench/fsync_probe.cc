@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
   size_t bytes = 150;
   int connections = 8;
   app.add_option("--dir", dir, "directory on the file system to probe (a data dir's)");
-  app.add_option("--files", file_counts, "file counts to run, each with one thread per file");
+  app.add_option("--files", file_counts, "file counts to run, each with one thread per file")
+      ->delimiter(',');
   app.add_option("--rounds", rounds, "write + fdatasync rounds per file");
   app.add_option("--bytes", bytes, "bytes per write (one PutRecord's batch is about 150)");
   app.add_option("--connections", connections, "closed-loop connections for the bound column");
