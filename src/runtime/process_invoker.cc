@@ -1,6 +1,8 @@
 #include "runtime/process_invoker.h"
 
 #include "base/await.h"
+#include "base/bytes.h"
+#include "base/checksum.h"
 #include "base/log.h"
 #include "runtime/embedded_clients.h"
 #include "runtime/internal/environment.h"
@@ -11,9 +13,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <fmt/format.h>
 
+#include <filesystem>
 #include <future>
+#include <iterator>
 #include <mutex>
+#include <sys/stat.h>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -45,6 +51,35 @@ InvokeOutcome function_error(std::string document) {
   return o;
 }
 
+// What a hot-reload function's code directory looks like now: a hash over the path, type,
+// size, modification time and inode of every entry below it (symlinks followed to what a
+// runtime would read), except Python's `__pycache__`. Any write, rename, creation or deletion
+// changes it; an unchanged tree gives the same value. One stat per entry, so a directory of many
+// thousands of files (a node_modules) costs milliseconds per invocation: hot reload is a
+// development feature.
+std::string code_stamp(const std::string& root) {
+  namespace fs = std::filesystem;
+  std::string listing;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return "unreadable";
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return "unreadable";
+    // Python writes its bytecode cache beside the sources it imports (a hot-reload directory
+    // is the user's, and writable): derived from the sources, so not a change of its own.
+    if (it->path().filename() == "__pycache__") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    const std::string& path = it->path().native();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 && ::lstat(path.c_str(), &st) != 0) continue;
+    fmt::format_to(std::back_inserter(listing), "{}\n{} {} {}.{} {}\n", path, st.st_mode,
+                   st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
+  }
+  return fmt::format("{:016x}", checksum(as_bytes(listing)));
+}
+
 }  // namespace
 
 // Everything the invoker owns. All members except the atomics, the io_context, the strand
@@ -73,7 +108,10 @@ class InvokerState final : public Environment::Owner {
   // Strand.
   void dispatch(function::Invocation inv, function::Invoker::Done done, FunctionTarget target) {
     if (closing_) return done(unavailable("Stopped"));
-    const function::FunctionSpec& spec = target.spec;
+    function::FunctionSpec& spec = target.spec;
+    // A hot-reload function's code is the directory as it is now (spec 2.9, docs/runtime.md):
+    // a change since its environments started makes them stale like a new revision would.
+    if (spec.hot_reload) spec.revision_id += "@" + code_stamp(spec.task_root);
     Pool& pool = pool_for(spec);
     if (pool.revision != spec.revision_id) {
       pool.revision = spec.revision_id;

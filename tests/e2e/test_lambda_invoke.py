@@ -353,3 +353,48 @@ def test_the_code_directory_is_read_only(sluice_bin, tmp_path):
         assert proc.wait_exit() == 0, proc.stderr_text()
         proc.kill()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def hot_app(version):
+    return PYTHON_APP.replace('return {"echo": event,', f'return {{"version": {version}, "echo": event,')
+
+
+def test_hot_reload_runs_the_directory_and_restarts_after_a_change(launch, tmp_path):
+    # Spec 2.9, docs/wire/lambda.md: with --lambda-hot-reload, Code.S3Bucket "hot-reload" runs
+    # the function from S3Key; an unchanged directory keeps its warm environment, and every
+    # invocation after a change gets a fresh one that reads the new files.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(hot_app(1))
+    lam = client(launch("--lambda-hot-reload"))
+    lam.create_function(FunctionName="hot", Runtime="python3.12", Handler="app.handler",
+                        Role=ROLE, Code={"S3Bucket": "hot-reload", "S3Key": str(code)})
+    assert lam.get_function_configuration(FunctionName="hot")["CodeSha256"] == "sluice-hot-reload"
+    _, first = invoke(lam, "hot", {"n": 1})
+    _, warm = invoke(lam, "hot", {"n": 2})
+    assert (first["version"], warm["version"]) == (1, 1)
+    assert (warm["pid"], warm["calls"]) == (first["pid"], 2)
+
+    (code / "app.py").write_text(hot_app(2))
+    _, changed = invoke(lam, "hot", {"n": 3})
+    assert changed["version"] == 2
+    assert (changed["calls"], changed["echo"]) == (1, {"n": 3})
+    assert changed["pid"] != first["pid"]
+
+    (code / "helper.py").write_text("X = 1\n")  # a new file is a change too
+    _, added = invoke(lam, "hot", {"n": 4})
+    assert added["version"] == 2 and added["calls"] == 1 and added["pid"] != changed["pid"]
+    _, again = invoke(lam, "hot", {"n": 5})
+    assert (again["pid"], again["calls"]) == (added["pid"], 2)
+    # The runtime's bytecode cache went to the environment's scratch space, not here.
+    assert sorted(p.name for p in code.iterdir()) == ["app.py", "helper.py"]
+
+
+def test_hot_reload_bucket_without_the_flag_is_an_ordinary_missing_bucket(lam, tmp_path):
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="cold", Runtime="python3.12", Handler="app.handler",
+                            Role=ROLE, Code={"S3Bucket": "hot-reload", "S3Key": str(tmp_path)})
+    code, message, status = error_of(e)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message == ("Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
+                       "S3 Error Message: The specified bucket does not exist")

@@ -92,6 +92,23 @@ TEST(LaunchTest, EnvironmentHasTheLambdaSetAndReservedNamesWin) {
   }));
 }
 
+TEST(LaunchTest, OnlyHotReloadFunctionsKeepPythonsBytecodeCacheInTheirScratchSpace) {
+  EnvironmentValues v;
+  v.scratch_dir = "/s";
+  auto f = spec("python3.12");
+  const auto has_prefix = [](const std::vector<std::string>& env) {
+    return std::any_of(env.begin(), env.end(),
+                       [](const std::string& e) { return e.starts_with("PYTHONPYCACHEPREFIX="); });
+  };
+  EXPECT_FALSE(has_prefix(build_environment(f, RuntimeFamily::kPython, v)));
+  f.hot_reload = true;
+  EXPECT_THAT(build_environment(f, RuntimeFamily::kPython, v),
+              Contains("PYTHONPYCACHEPREFIX=/s/pycache"));
+  f.environment = {{"PYTHONPYCACHEPREFIX", "/mine"}};  // the function's own value wins
+  EXPECT_THAT(build_environment(f, RuntimeFamily::kPython, v),
+              Contains("PYTHONPYCACHEPREFIX=/mine"));
+}
+
 // Every reserved name a function sets (an older catalog could hold one) is either replaced by
 // Sluice's value or removed; none keeps the function's value.
 TEST(LaunchTest, NoReservedNameKeepsTheFunctionsValue) {

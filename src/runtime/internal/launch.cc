@@ -150,6 +150,11 @@ std::vector<std::string> build_environment(const function::FunctionSpec& spec, R
   env["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR";
   env["TMPDIR"] = v.scratch_dir;
   if (!v.endpoint_url.empty()) env["AWS_ENDPOINT_URL"] = v.endpoint_url;
+  // A hot-reload directory is the user's: Python's bytecode cache goes to the environment's
+  // scratch space instead, which also keeps a fresh environment from trusting a cached file
+  // whose source changed within the same second at the same size (the cache checks only
+  // those two).
+  if (spec.hot_reload) env["PYTHONPYCACHEPREFIX"] = v.scratch_dir + "/pycache";
   for (const auto& [name, value] : spec.environment) env[name] = value;
   // Reserved: always Sluice's values, or none. (The control plane refuses them already; a
   // catalog written by an older Sluice could still hold one.)
