@@ -193,14 +193,17 @@ def test_bash_bootstrap_exiting_mid_invocation_is_runtime_exit_error(lam):
     assert after["event"] == {"n": 2} and after["pid"] != before["pid"]
 
 
-def test_bootstrap_that_exits_during_init_is_runtime_exit_error(lam):
-    files = {"bootstrap": executable("#!/bin/bash\necho 'cannot start' >&2\nexit 7\n")}
+@pytest.mark.parametrize("status, reason", [
+    (7, "Runtime exited with error: exit status 7"),
+    (0, "Runtime exited without providing a reason"),  # spec test 40
+])
+def test_bootstrap_that_exits_during_init_is_runtime_exit_error(lam, status, reason):
+    files = {"bootstrap": executable(f"#!/bin/bash\necho 'cannot start' >&2\nexit {status}\n")}
     create_provided(lam, "exits", files)
     r, out, rid = invoke(lam, "exits", {}, LogType="Tail")
     assert r["StatusCode"] == 200 and r["FunctionError"] == "Unhandled"
     assert out == {"errorType": "Runtime.ExitError",
-                   "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: "
-                                   "exit status 7"}
+                   "errorMessage": f"RequestId: {rid} Error: {reason}"}
     assert "cannot start" in log_tail(r)
 
 
