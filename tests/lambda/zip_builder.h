@@ -11,7 +11,10 @@
 namespace sluice::lambda::testing {
 
 // Builds a zip archive in memory with libzip, for fixtures: regular files with Unix modes,
-// directories, symlinks, any entry name (including hostile ones). Not thread-safe.
+// directories, symlinks, any entry name (including hostile ones). Every entry gets the same
+// fixed modification time, so the same entries give the same bytes whenever they are built
+// (with the clock's time, two archives built across a two-second boundary differed). Not
+// thread-safe.
 class ZipBuilder {
  public:
   ZipBuilder() {
@@ -40,6 +43,7 @@ class ZipBuilder {
     zip_file_set_external_attributes(archive_, static_cast<zip_uint64_t>(i), 0, ZIP_OPSYS_UNIX,
                                      static_cast<zip_uint32_t>(S_IFREG | mode) << 16);
     if (store) zip_set_file_compression(archive_, static_cast<zip_uint64_t>(i), ZIP_CM_STORE, 0);
+    fix_mtime(i);
     return *this;
   }
   ZipBuilder& symlink(std::string_view name, std::string_view target) {
@@ -49,11 +53,13 @@ class ZipBuilder {
     SLUICE_CHECK(i >= 0, "zip_file_add {}", name);
     zip_file_set_external_attributes(archive_, static_cast<zip_uint64_t>(i), 0, ZIP_OPSYS_UNIX,
                                      static_cast<zip_uint32_t>(S_IFLNK | 0777) << 16);
+    fix_mtime(i);
     return *this;
   }
   ZipBuilder& dir(std::string_view name) {
-    SLUICE_CHECK(zip_dir_add(archive_, std::string(name).c_str(), ZIP_FL_ENC_UTF_8) >= 0,
-                 "zip_dir_add {}", name);
+    const zip_int64_t i = zip_dir_add(archive_, std::string(name).c_str(), ZIP_FL_ENC_UTF_8);
+    SLUICE_CHECK(i >= 0, "zip_dir_add {}", name);
+    fix_mtime(i);
     return *this;
   }
 
@@ -72,6 +78,12 @@ class ZipBuilder {
   }
 
  private:
+  void fix_mtime(zip_int64_t index) {
+    constexpr time_t kMtime = 1577880000;  // 2020-01-01 12:00 UTC: the same day in every zone
+    SLUICE_CHECK(zip_file_set_mtime(archive_, static_cast<zip_uint64_t>(index), kMtime, 0) == 0,
+                 "zip_file_set_mtime");
+  }
+
   zip_source_t* source_ = nullptr;
   zip_t* archive_ = nullptr;
   std::deque<std::string> data_;  // contents borrowed by libzip until zip_close
