@@ -398,3 +398,86 @@ def test_hot_reload_bucket_without_the_flag_is_an_ordinary_missing_bucket(lam, t
     assert (code, status) == ("InvalidParameterValueException", 400)
     assert message == ("Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
                        "S3 Error Message: The specified bucket does not exist")
+
+
+STATE_APP = textwrap.dedent('''\
+    import os
+    import tempfile
+
+    calls = 0
+
+    def handler(event, context):
+        global calls
+        calls += 1
+        scratch = os.path.join(tempfile.gettempdir(), "note.txt")
+        before = open(scratch).read() if os.path.exists(scratch) else None
+        with open(scratch, "w") as f:
+            f.write(f"written by call {calls}")
+        return {"event": event, "calls": calls, "pid": os.getpid(), "scratch_before": before,
+                "A": os.environ.get("A"), "B": os.environ.get("B"),
+                "log_stream": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")}
+    ''')
+
+
+def function_log(tmp_path, name):
+    path = tmp_path / "data" / "runtime" / "logs" / "us-east-1" / "000000000000" / f"{name}.log"
+    return path.read_text() if path.exists() else ""
+
+
+def test_empty_payload_dry_run_and_bad_payload(lam, tmp_path):
+    # Spec tests 17, 18 and 20: neither a DryRun nor an unparsable payload starts the function;
+    # an Invoke without a payload hands the handler {}.
+    make_function(lam, "quiet", "python3.12", "app.handler", {"app.py": STATE_APP})
+    assert lam.invoke(FunctionName="quiet", InvocationType="DryRun")["StatusCode"] == 204
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="quiet", Payload=b"not json")
+    assert error_of(e)[0] == "InvalidRequestContentException"
+    assert "START RequestId" not in function_log(tmp_path, "quiet")
+    r = lam.invoke(FunctionName="quiet")
+    out = json.loads(r["Payload"].read())
+    assert (out["event"], out["calls"]) == ({}, 1)
+    assert function_log(tmp_path, "quiet").count("START RequestId") == 1
+
+
+def test_module_state_and_scratch_files_survive_warm_invocations(lam):
+    # Spec test 27.
+    make_function(lam, "state", "python3.12", "app.handler", {"app.py": STATE_APP})
+    outs = [invoke(lam, "state", {"n": n})[1] for n in range(3)]
+    assert [o["calls"] for o in outs] == [1, 2, 3]
+    assert len({o["pid"] for o in outs}) == 1
+    assert [o["scratch_before"] for o in outs] == [None, "written by call 1",
+                                                    "written by call 2"]
+
+
+def test_configuration_update_replaces_the_variables_and_the_environment(lam):
+    # Spec test 11.
+    make_function(lam, "conf", "python3.12", "app.handler", {"app.py": STATE_APP},
+                  Environment={"Variables": {"A": "1"}})
+    _, before = invoke(lam, "conf", {})
+    assert (before["A"], before["B"]) == ("1", None)
+    lam.update_function_configuration(FunctionName="conf", Timeout=9,
+                                      Environment={"Variables": {"B": "2"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="conf",
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    _, after = invoke(lam, "conf", {})
+    assert (after["A"], after["B"]) == (None, "2")
+    assert after["calls"] == 1 and after["pid"] != before["pid"]
+    assert after["log_stream"] != before["log_stream"]
+
+
+def test_aws_cli_exits_0_for_a_function_error(launch, tmp_path):
+    # Spec test 23, the CLI's half: the error is the function's, not the call's.
+    proc = launch()
+    make_function(client(proc), "clifail", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
+    out = tmp_path / "out.json"
+    done = subprocess.run(
+        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "lambda", "invoke",
+         "--function-name", "clifail", "--payload", '{"fail": "bad"}', str(out)],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    meta = json.loads(done.stdout)
+    assert (meta["StatusCode"], meta["FunctionError"]) == (200, "Unhandled")
+    body = json.loads(out.read_text())
+    assert (body["errorType"], body["errorMessage"]) == ("ValueError", "asked to fail: bad")

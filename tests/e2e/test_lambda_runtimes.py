@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 
 import pytest
@@ -191,6 +192,33 @@ def test_bash_bootstrap_exiting_mid_invocation_is_runtime_exit_error(lam):
     assert "bash handler exits" in log_tail(r)
     _, after, _ = invoke(lam, "bash-exit", {"n": 2})  # a fresh environment
     assert after["event"] == {"n": 2} and after["pid"] != before["pid"]
+
+
+TIMED_NEXT_BOOTSTRAP = textwrap.dedent('''\
+    #!/bin/bash
+    set -euo pipefail
+    api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+    headers="$(mktemp)"
+    while true; do
+      start=$(date +%s%N)
+      curl -sS -o /dev/null -D "$headers" "$api/invocation/next"
+      waited=$(( ($(date +%s%N) - start) / 1000000 ))
+      id="$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\\r\\n')"
+      curl -sS -o /dev/null -X POST --data-binary "{\\"waited_ms\\":$waited}" \\
+        "$api/invocation/$id/response"
+    done
+    ''')
+
+
+def test_next_stays_open_while_nothing_is_pending(lam):
+    # Spec test 33: the runtime's /next, sent right after its first answer, is held for as
+    # long as no invocation comes (5.5 s here), then answered with the next one.
+    create_provided(lam, "poller", {"bootstrap": executable(TIMED_NEXT_BOOTSTRAP)})
+    _, first, _ = invoke(lam, "poller", {})
+    time.sleep(5.5)
+    _, second, _ = invoke(lam, "poller", {})
+    assert first["waited_ms"] < 5000
+    assert second["waited_ms"] >= 5000
 
 
 @pytest.mark.parametrize("status, reason", [
