@@ -215,20 +215,31 @@ def test_the_seed_handler_runs_unchanged(lam):
     assert out["requestId"] == r["ResponseMetadata"]["RequestId"]
 
 
-def test_aws_cli_invoke_writes_the_result_to_the_outfile(launch, tmp_path):
-    proc = launch()
-    make_function(client(proc), "cli", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+def cli_invoke(proc, name, payload, out):
+    """`aws lambda invoke` (CLI v1) of `name` with `payload`, the result written to `out`."""
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
            "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
-    out = tmp_path / "out.json"
-    done = subprocess.run(
+    return subprocess.run(
         [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "lambda", "invoke",
-         "--function-name", "cli", "--payload", '{"via": "cli"}', str(out)],
+         "--function-name", name, "--payload", payload, str(out)],
         env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+
+
+def test_aws_cli_invoke_writes_the_result_or_the_function_error_to_the_outfile(launch, tmp_path):
+    proc = launch()
+    make_function(client(proc), "cli", "python3.12", "app.handler", {"app.py": PYTHON_APP})
+    out = tmp_path / "out.json"
+    done = cli_invoke(proc, "cli", '{"via": "cli"}', out)
     assert done.returncode == 0, done.stderr
     meta = json.loads(done.stdout)
     assert meta["StatusCode"] == 200 and meta["ExecutedVersion"] == "$LATEST"
     assert json.loads(out.read_text())["echo"] == {"via": "cli"}
+    # Spec test 23, the CLI's half: a function error is the function's, not the call's.
+    failed = cli_invoke(proc, "cli", '{"fail": "bad"}', out)
+    assert failed.returncode == 0, failed.stderr
+    assert json.loads(failed.stdout)["FunctionError"] == "Unhandled"
+    body = json.loads(out.read_text())
+    assert (body["errorType"], body["errorMessage"]) == ("ValueError", "asked to fail: bad")
 
 
 def test_result_content_type_and_tenant_reach_their_ends(lam):
@@ -464,20 +475,3 @@ def test_configuration_update_replaces_the_variables_and_the_environment(lam):
     assert after["calls"] == 1 and after["pid"] != before["pid"]
     assert after["log_stream"] != before["log_stream"]
 
-
-def test_aws_cli_exits_0_for_a_function_error(launch, tmp_path):
-    # Spec test 23, the CLI's half: the error is the function's, not the call's.
-    proc = launch()
-    make_function(client(proc), "clifail", "python3.12", "app.handler", {"app.py": PYTHON_APP})
-    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
-    out = tmp_path / "out.json"
-    done = subprocess.run(
-        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "lambda", "invoke",
-         "--function-name", "clifail", "--payload", '{"fail": "bad"}', str(out)],
-        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-    assert done.returncode == 0, done.stderr
-    meta = json.loads(done.stdout)
-    assert (meta["StatusCode"], meta["FunctionError"]) == (200, "Unhandled")
-    body = json.loads(out.read_text())
-    assert (body["errorType"], body["errorMessage"]) == ("ValueError", "asked to fail: bad")
