@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import textwrap
+import time
 import zipfile
 
 import pytest
@@ -99,6 +100,10 @@ def make_function(lam, name, runtime, handler, files, **extra):
                         Code={"ZipFile": zip_of(files)}, **extra)
 
 
+def error_type_header(excinfo):
+    return excinfo.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-errortype", "")
+
+
 def invoke(lam, name, event, **extra):
     r = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **extra)
     return r, json.loads(r["Payload"].read() or b"null")
@@ -164,12 +169,14 @@ def test_log_tail_dry_run_and_bad_payloads(lam):
         lam.invoke(FunctionName="logs", Payload=b"{not json")
     code, message, status = error_of(e)
     assert (code, status) == ("InvalidRequestContentException", 400)
+    assert error_type_header(e) == "InvalidRequestContentException"  # spec test 14
     assert message.startswith("Could not parse request body into json: Could not parse payload "
                               "into json: ")
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName="logs", Payload=b"[" + b"1," * 3_200_000 + b"1]")
     code, message, status = error_of(e)
     assert (code, status) == ("RequestEntityTooLargeException", 413)
+    assert error_type_header(e) == "RequestEntityTooLargeException"
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName="nope", Payload=b"{}")
     assert error_of(e)[0] == "ResourceNotFoundException"
@@ -182,6 +189,7 @@ def test_reserved_concurrency_zero_throttles(lam):
         invoke(lam, "held", {})
     code, message, status = error_of(e)
     assert (code, status, message) == ("TooManyRequestsException", 429, "Rate Exceeded.")
+    assert error_type_header(e) == "TooManyRequestsException"
     assert e.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
@@ -306,11 +314,14 @@ def test_parallel_invokes_use_several_environments(lam):
         ''')
     make_function(lam, "parallel", "python3.12", "app.handler", {"app.py": app})
     invoke(lam, "parallel", {})  # one warm environment to start with
+    started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         results = list(pool.map(lambda _: invoke(lam, "parallel", {}), range(5)))
+    took = time.monotonic() - started
     assert all("FunctionError" not in r for r, _ in results)
     streams = {out["stream"] for _, out in results}
     assert len(streams) >= 2, streams
+    assert took < 3, took  # side by side: one after the other would take 5 s
 
 
 WRITER_APP = textwrap.dedent('''\
@@ -475,3 +486,39 @@ def test_configuration_update_replaces_the_variables_and_the_environment(lam):
     assert after["calls"] == 1 and after["pid"] != before["pid"]
     assert after["log_stream"] != before["log_stream"]
 
+
+
+def test_log_tail_is_the_last_4096_bytes_of_a_long_log(lam):
+    # Spec test 21: 100 KB of output; the tail ends with the invocation's END and REPORT lines.
+    app = textwrap.dedent('''\
+        def handler(event, context):
+            for i in range(1000):
+                print(f"line {i:04d} " + "x" * 90)
+            return "done"
+        ''')
+    make_function(lam, "chatty", "python3.12", "app.handler", {"app.py": app})
+    r, _ = invoke(lam, "chatty", {}, LogType="Tail")
+    rid = r["ResponseMetadata"]["RequestId"]
+    tail = base64.b64decode(r["LogResult"])
+    assert 3500 < len(tail) <= 4096
+    text = tail.decode()
+    assert "line 0999 " in text and "line 0000 " not in text
+    assert f"END RequestId: {rid}" in text and f"REPORT RequestId: {rid}" in text
+
+
+@pytest.mark.parametrize("length, too_large", [(6291554, False), (6291555, True)])
+def test_response_size_limit_is_6291556_bytes(lam, length, too_large):
+    # Spec test 41 at the boundary: a JSON string of `length` characters is length + 2 bytes.
+    app = textwrap.dedent('''\
+        def handler(event, context):
+            return "x" * event["length"]
+        ''')
+    make_function(lam, "big", "python3.12", "app.handler", {"app.py": app})
+    r, out = invoke(lam, "big", {"length": length})
+    if too_large:
+        assert r["FunctionError"] == "Unhandled"
+        assert out == {"errorMessage": "Response payload size exceeded maximum allowed payload "
+                                       "size (6291556 bytes).",
+                       "errorType": "Function.ResponseSizeTooLarge"}
+    else:
+        assert "FunctionError" not in r and len(out) == length

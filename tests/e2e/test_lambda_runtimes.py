@@ -154,8 +154,13 @@ def test_bash_bootstrap_create_invoke_update_delete(lam):
     assert f"bash handler: request {rid}" in tail
     assert f"REPORT RequestId: {rid}" in tail
 
+    before_ms = time.time() * 1000
     r2, out2, rid2 = invoke(lam, "bash", {"n": 2})
+    after_ms = time.time() * 1000
     assert out2["pid"] == out["pid"] and rid2 != rid  # the same warm bootstrap process
+    # Spec test 32: the deadline is the function's 5 s timeout from when the event went out
+    # (between the Invoke's send and its answer), to within 50 ms.
+    assert before_ms + 5000 - 50 <= out2["deadline_ms"] <= after_ms + 5000 + 50
 
     lam.update_function_code(FunctionName="bash", ZipFile=zip_of(bash_files(2)))
     lam.get_waiter("function_updated_v2").wait(FunctionName="bash",
@@ -192,6 +197,27 @@ def test_bash_bootstrap_exiting_mid_invocation_is_runtime_exit_error(lam):
     assert "bash handler exits" in log_tail(r)
     _, after, _ = invoke(lam, "bash-exit", {"n": 2})  # a fresh environment
     assert after["event"] == {"n": 2} and after["pid"] != before["pid"]
+
+
+def test_error_body_that_is_not_json_comes_back_verbatim(lam):
+    # Spec test 35: /error without Lambda-Runtime-Function-Error-Type and with a body that is
+    # not JSON; the Invoke still reports a function error and returns the bytes as posted.
+    bootstrap = textwrap.dedent('''\
+        #!/bin/bash
+        set -euo pipefail
+        api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+        headers="$(mktemp)"
+        while true; do
+          curl -sS -o /dev/null -D "$headers" "$api/invocation/next"
+          id="$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\\r\\n')"
+          curl -sS -o /dev/null -X POST --data-binary 'plain words, no JSON' \\
+            "$api/invocation/$id/error"
+        done
+        ''')
+    create_provided(lam, "plainerr", {"bootstrap": executable(bootstrap)})
+    r, body, _ = invoke_raw(lam, "plainerr", b"{}")
+    assert r["StatusCode"] == 200 and r["FunctionError"] == "Unhandled"
+    assert body == b"plain words, no JSON"
 
 
 TIMED_NEXT_BOOTSTRAP = textwrap.dedent('''\
