@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -522,3 +523,63 @@ def test_response_size_limit_is_6291556_bytes(lam, length, too_large):
                        "errorType": "Function.ResponseSizeTooLarge"}
     else:
         assert "FunctionError" not in r and len(out) == length
+
+
+def test_python_process_gets_every_lambda_variable(launch):
+    # Spec test 47 against the table of spec 5.2.
+    proc = launch()
+    lam = client(proc)
+    app = textwrap.dedent('''\
+        import os
+
+        def handler(event, context):
+            return {"env": dict(os.environ), "cwd": os.getcwd()}
+        ''')
+    make_function(lam, "envs", "python3.12", "app.handler", {"app.py": app})
+    _, out = invoke(lam, "envs", {})
+    env, root = out["env"], out["cwd"]
+    expected = {
+        "_HANDLER": "app.handler",
+        "LAMBDA_TASK_ROOT": root,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "envs",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/envs",
+        "AWS_ACCESS_KEY_ID": "000000000000",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "LD_LIBRARY_PATH": f"{root}:{root}/lib",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proc.port}",
+    }
+    assert {k: env.get(k) for k in expected} == expected
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", env["AWS_LAMBDA_RUNTIME_API"])
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}",
+                        env["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01].*",
+                        env["_X_AMZN_TRACE_ID"])
+    for name in ("LAMBDA_RUNTIME_DIR", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH",
+                 "TMPDIR"):
+        assert env.get(name), name
+    for name in ("PYTHONPATH", "AWS_ACCESS_KEY", "AWS_LAMBDA_EXEC_WRAPPER"):
+        assert name not in env, name
+
+
+def test_client_context_reaches_python_and_node_handlers(lam):
+    # Spec test 31, through the Invoke API and Sluice's own runtime clients.
+    python_app = textwrap.dedent('''\
+        def handler(event, context):
+            return context.client_context.custom
+        ''')
+    node_app = "exports.handler = async (e, c) => c.clientContext.custom;\n"
+    make_function(lam, "ccpy", "python3.12", "app.handler", {"app.py": python_app})
+    make_function(lam, "ccjs", "nodejs20.x", "index.handler", {"index.js": node_app})
+    context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    for name in ("ccpy", "ccjs"):
+        r, out = invoke(lam, name, {}, ClientContext=context)
+        assert "FunctionError" not in r, out
+        assert out == {"k": "v"}, name
