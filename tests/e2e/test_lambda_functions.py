@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import http.client
 import signal
 import subprocess
 import sys
@@ -343,3 +344,52 @@ def test_one_io_thread_serves_invokes_and_stream_writes(launch):
             (200, {"ok": True, "e": {"i": i}}) for i in range(12)]
         sequence_numbers = [f.result(timeout=60) for f in puts]
     assert len(set(sequence_numbers)) == 30
+
+
+def test_invalid_input_to_every_route_is_a_4xx_with_an_error_type(launch):
+    # Spec test 65: deterministic bad input gets a 4xx with x-amzn-ErrorType, never a 5xx;
+    # afterwards the server still creates and lists functions.
+    proc = launch()
+    lam = client(proc)
+    create(lam, "victim")
+    routes = [
+        ("POST", "/2015-03-31/functions"),
+        ("GET", "/2015-03-31/functions?MaxItems=x&Marker=%ZZ"),
+        ("GET", "/2015-03-31/functions/%00bad"),
+        ("DELETE", "/2015-03-31/functions/victim?Qualifier=%FF"),
+        ("PUT", "/2015-03-31/functions/victim/configuration"),
+        ("PUT", "/2015-03-31/functions/victim/code"),
+        ("POST", "/2015-03-31/functions/victim/invocations"),
+        ("POST", "/2015-03-31/functions/victim/policy"),
+        ("POST", "/2014-11-13/functions/victim/invoke-async"),
+        ("PUT", "/2017-10-31/functions/victim/concurrency"),
+        ("POST", "/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:victim"),
+        ("POST", "/2015-03-31/event-source-mappings"),
+        ("PUT", "/2015-03-31/event-source-mappings/not-a-uuid"),
+        ("GET", "/2015-03-31/event-source-mappings?MaxItems=-1"),
+        ("PATCH", "/2015-03-31/functions/victim"),
+    ]
+    bodies = [b"", b"null", b"[]", b"{", b"\xff\xfe\x00garbage", b'{"FunctionName": 7}',
+              b'{"Timeout": "x", "MemorySize": -1, "Environment": []}',
+              b'{"Code": {"ZipFile": "!!!"}, "Runtime": {}}', b'"' + b"a" * 70000 + b'"',
+              json.dumps({"BatchSize": 10**12, "StartingPosition": 5}).encode()]
+    seen = []
+    for method, path in routes:
+        for body in bodies:
+            conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=10)
+            try:
+                conn.request(method, path, body=body,
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                seen.append((method, path, body[:20], resp.status,
+                             resp.getheader("x-amzn-ErrorType")))
+            finally:
+                conn.close()
+    fives = [s for s in seen if s[3] >= 500]
+    assert not fives
+    untyped = [s for s in seen if s[3] >= 400 and not s[4]]
+    assert not untyped
+    assert all(s[3] >= 400 for s in seen if s[2] in (b"{", b"\xff\xfe\x00garbage"))
+    create(lam, "after")
+    assert {f["FunctionName"] for f in lam.list_functions()["Functions"]} == {"victim", "after"}
