@@ -220,6 +220,44 @@ def test_error_body_that_is_not_json_comes_back_verbatim(lam):
     assert body == b"plain words, no JSON"
 
 
+def test_init_error_is_answered_202_and_its_process_ends(lam, tmp_path):
+    # Spec test 36: /runtime/init/error before any /next gets 202, the Invoke that started the
+    # environment returns the posted document as a function error, and the runtime, which
+    # would wait on, is gone soon after (docs/runtime.md: killed after a second).
+    mark = tmp_path / "mark"
+    bootstrap = textwrap.dedent('''\
+        #!/bin/bash
+        set -euo pipefail
+        echo $$ > "$MARK.pid"
+        code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST \\
+          -H 'Lambda-Runtime-Function-Error-Type: Runtime.Custom' \\
+          --data-binary '{"errorMessage":"no config","errorType":"Runtime.Custom"}' \\
+          "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error")
+        echo "$code" > "$MARK.status"
+        exec sleep 60
+        ''')
+    create_provided(lam, "initerr", {"bootstrap": executable(bootstrap)},
+                    Environment={"Variables": {"MARK": str(mark)}})
+    r, out, _ = invoke(lam, "initerr", {})
+    assert r["FunctionError"] == "Unhandled"
+    assert out == {"errorMessage": "no config", "errorType": "Runtime.Custom"}
+    pid = int(pathlib.Path(f"{mark}.pid").read_text())
+    deadline = time.monotonic() + 10
+    status = pathlib.Path(f"{mark}.status")
+    while time.monotonic() < deadline and (not status.exists() or pid_alive(pid)):
+        time.sleep(0.05)
+    assert status.read_text().strip() == "202"
+    assert not pid_alive(pid)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 TIMED_NEXT_BOOTSTRAP = textwrap.dedent('''\
     #!/bin/bash
     set -euo pipefail
