@@ -523,3 +523,27 @@ def test_mappings_survive_a_restart(launch, tmp_path):
     for key in ("UUID", "EventSourceMappingArn", "EventSourceArn", "FunctionArn",
                 "StartingPosition", "BatchSize", "FilterCriteria"):
         assert got[key] == created[key], key
+
+
+def test_raw_create_on_the_trailing_slash_path_and_list_by_stream(env):
+    # Spec lambda-api tests 58 and 63: the AWS CLI 2.9 form of the path (trailing slash)
+    # creates; LastModified is a JSON number on the wire; EventSourceArn tells two streams'
+    # mappings apart.
+    fn = env.function("rawfn")
+    one, two = env.stream("raw-one"), env.stream("raw-two")
+    status, headers, body = env.raw("POST", ESM_PATH, {
+        "FunctionName": "rawfn", "EventSourceArn": one, "StartingPosition": "LATEST"})
+    assert status == 202, body
+    assert set(body) >= ALWAYS_KEYS
+    assert isinstance(body["LastModified"], (int, float)) and not isinstance(
+        body["LastModified"], bool)
+    assert (body["FunctionArn"], body["EventSourceArn"], body["State"]) == (fn, one, "Creating")
+    env.lam.create_event_source_mapping(FunctionName="rawfn", EventSourceArn=two,
+                                        StartingPosition="TRIM_HORIZON")
+    for stream in (one, two):
+        listed = env.lam.list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"]
+        assert [m["EventSourceArn"] for m in listed] == [stream]
+    status, _, page = env.raw("GET", f"{ESM_PATH}?EventSourceArn={two}")
+    assert status == 200
+    assert [m["EventSourceArn"] for m in page["EventSourceMappings"]] == [two]
+    assert all(isinstance(m["LastModified"], (int, float)) for m in page["EventSourceMappings"])
