@@ -1333,8 +1333,10 @@ Call make_call(const net::Request& request, const ApiOptions& options) {
     }
   }
   if (const auto invocation_id = request.header("amz-sdk-invocation-id"); !invocation_id.empty()) {
-    logging::get("lambda")->debug("request {} {} {} sdk-invocation={} attempt={}", call.request_id,
-                                  request.method, request.path, invocation_id,
+    // A client's retries of one call share the invocation id and count up in amz-sdk-request
+    // ("attempt=2; max=5"): how a retried Invoke shows up (docs/wire/lambda.md).
+    logging::get("lambda")->debug("request {} {} {} sdk-invocation={} sdk-request=\"{}\"",
+                                  call.request_id, request.method, request.path, invocation_id,
                                   request.header("amz-sdk-request"));
   }
   return call;

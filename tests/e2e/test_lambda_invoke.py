@@ -583,3 +583,34 @@ def test_client_context_reaches_python_and_node_handlers(lam):
         r, out = invoke(lam, name, {}, ClientContext=context)
         assert "FunctionError" not in r, out
         assert out == {"k": "v"}, name
+
+
+def test_cli_retries_of_a_read_timed_out_invoke_run_the_function_again(launch, tmp_path):
+    # Spec test 66: a client that stops waiting before the function answers sends the Invoke
+    # again (same amz-sdk-invocation-id, next attempt), and the function runs each time;
+    # docs/wire/lambda.md tells users about --cli-read-timeout for that reason.
+    proc = launch("--log-level", "debug")
+    app = textwrap.dedent('''\
+        import time
+
+        def handler(event, context):
+            print("slow call", context.aws_request_id)
+            time.sleep(2)
+            return "late"
+        ''')
+    make_function(client(proc), "slowcli", "python3.12", "app.handler", {"app.py": app},
+                  Timeout=10)
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin", "AWS_MAX_ATTEMPTS": "2"}
+    done = subprocess.run(
+        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "--cli-read-timeout",
+         "1", "lambda", "invoke", "--function-name", "slowcli", str(tmp_path / "out.json")],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert done.returncode != 0 and "Read timeout" in done.stderr, done.stderr
+    attempts = re.findall(r"POST /2015-03-31/functions/slowcli/invocations "
+                          r"sdk-invocation=(\S+) sdk-request=\"attempt=(\d+)", proc.stderr_text())
+    assert len(attempts) == 2, attempts
+    assert attempts[0][0] == attempts[1][0]
+    assert [n for _, n in attempts] == ["1", "2"]
+    time.sleep(2.5)  # the second run finishes
+    assert function_log(tmp_path, "slowcli").count("slow call") == 2
