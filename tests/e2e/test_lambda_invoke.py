@@ -614,3 +614,23 @@ def test_cli_retries_of_a_read_timed_out_invoke_run_the_function_again(launch, t
     assert [n for _, n in attempts] == ["1", "2"]
     time.sleep(2.5)  # the second run finishes
     assert function_log(tmp_path, "slowcli").count("slow call") == 2
+
+
+def test_a_handler_using_boto3_reaches_this_server_without_an_endpoint(lam):
+    # Spec test 57: boto3 (>= 1.28 reads AWS_ENDPOINT_URL) with no endpoint and no
+    # credentials of its own lists this server's functions. The test venv's boto3 is put on
+    # the function's PYTHONPATH, a variable a function may set.
+    import boto3
+    site_packages = str(pathlib.Path(boto3.__file__).parent.parent)
+    app = textwrap.dedent('''\
+        import boto3
+
+        def handler(event, context):
+            names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
+            return {"boto3": boto3.__version__, "names": names}
+        ''')
+    make_function(lam, "sdk", "python3.12", "app.handler", {"app.py": app}, Timeout=30,
+                  Environment={"Variables": {"PYTHONPATH": site_packages}})
+    r, out = invoke(lam, "sdk", {})
+    assert "FunctionError" not in r, out
+    assert out == {"boto3": boto3.__version__, "names": ["sdk"]}
