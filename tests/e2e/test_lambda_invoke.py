@@ -145,11 +145,14 @@ def test_function_error_is_reported_the_aws_way(lam):
 
 def test_timeout_gives_sandbox_timedout_and_a_fresh_environment(lam):
     make_function(lam, "slow", "python3.12", "app.handler", {"app.py": PYTHON_APP}, Timeout=1)
-    r, out = invoke(lam, "slow", {"sleep": 5})
+    r, out = invoke(lam, "slow", {"sleep": 5}, LogType="Tail")
     assert r["FunctionError"] == "Unhandled"
     rid = r["ResponseMetadata"]["RequestId"]
     assert out == {"errorType": "Sandbox.Timedout",
                    "errorMessage": f"RequestId: {rid} Error: Task timed out after 1.00 seconds"}
+    # Spec test 24's log line, as Lambda writes it: "<timestamp> <id> Task timed out ...".
+    assert re.search(rf"^\S+ {rid} Task timed out after 1\.00 seconds$",
+                     base64.b64decode(r["LogResult"]).decode(), re.M)
     r2, out2 = invoke(lam, "slow", {"n": 3})
     assert "FunctionError" not in r2
     assert out2["calls"] == 1  # the timed-out environment was replaced
@@ -634,3 +637,29 @@ def test_a_handler_using_boto3_reaches_this_server_without_an_endpoint(lam):
     r, out = invoke(lam, "sdk", {})
     assert "FunctionError" not in r, out
     assert out == {"boto3": boto3.__version__, "names": ["sdk"]}
+
+
+@pytest.mark.parametrize("how, reason", [
+    ("exit", "Runtime exited with error: exit status 3"),     # spec test 25
+    ("kill", "Runtime exited with error: signal: killed"),   # spec test 26
+])
+def test_a_python_handler_that_ends_its_process(lam, how, reason):
+    app = textwrap.dedent('''\
+        import os
+        import signal
+
+        def handler(event, context):
+            if event.get("how") == "exit":
+                os._exit(3)
+            if event.get("how") == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return {"pid": os.getpid()}
+        ''')
+    make_function(lam, "ender", "python3.12", "app.handler", {"app.py": app})
+    _, before = invoke(lam, "ender", {})
+    r, out = invoke(lam, "ender", {"how": how})
+    rid = r["ResponseMetadata"]["RequestId"]
+    assert r["FunctionError"] == "Unhandled"
+    assert out == {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {rid} Error: {reason}"}
+    r2, after = invoke(lam, "ender", {})
+    assert "FunctionError" not in r2 and after["pid"] != before["pid"]
