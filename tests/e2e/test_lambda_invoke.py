@@ -663,3 +663,55 @@ def test_a_python_handler_that_ends_its_process(lam, how, reason):
     assert out == {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {rid} Error: {reason}"}
     r2, after = invoke(lam, "ender", {})
     assert "FunctionError" not in r2 and after["pid"] != before["pid"]
+
+
+PY_MOD = "def h(event, context):\n    return {'from': __name__}\n"
+CJS = "exports.handler = async () => ({kind: 'cjs'});\n"
+ESM = "export const handler = async () => ({kind: 'esm'});\n"
+NESTED = "exports.nested = {fn: async () => ({kind: 'nested'})};\n"
+CALLBACK = "exports.handler = (e, c, cb) => { cb(null, {cb: true}); };\n"
+
+
+@pytest.mark.parametrize("runtime, handler, files, expected", [
+    # Spec test 42: a path or a dotted module name.
+    ("python3.12", "pkg/mod.h", {"pkg/__init__.py": "", "pkg/mod.py": PY_MOD}, {"from": "pkg.mod"}),
+    ("python3.12", "pkg.mod.h", {"pkg/__init__.py": "", "pkg/mod.py": PY_MOD}, {"from": "pkg.mod"}),
+    # Spec test 48: CommonJS, ESM by extension and by package.json, a nested property path.
+    ("nodejs20.x", "index.handler", {"index.js": CJS}, {"kind": "cjs"}),
+    ("nodejs20.x", "index.handler", {"index.mjs": ESM}, {"kind": "esm"}),
+    ("nodejs20.x", "index.handler", {"index.js": ESM, "package.json": '{"type":"module"}'},
+     {"kind": "esm"}),
+    ("nodejs20.x", "sub/dir/file.nested.fn", {"sub/dir/file.js": NESTED}, {"kind": "nested"}),
+    # Spec test 50: a callback handler.
+    ("nodejs20.x", "index.handler", {"index.js": CALLBACK}, {"cb": True}),
+], ids=["py-path", "py-dotted", "node-cjs", "node-mjs", "node-type-module", "node-nested",
+        "node-callback"])
+def test_handler_forms_resolve(lam, runtime, handler, files, expected):
+    make_function(lam, "form", runtime, handler, files)
+    r, out = invoke(lam, "form", {})
+    assert "FunctionError" not in r, out
+    assert out == expected
+
+
+@pytest.mark.parametrize("runtime, handler, files, error_type, message", [
+    # Spec tests 43, 44 and 49.
+    ("python3.12", "nosuch.handler", {"app.py": PY_MOD}, "Runtime.ImportModuleError",
+     "Unable to import module 'nosuch': No module named 'nosuch'"),
+    ("python3.12", "app.missing", {"app.py": PY_MOD}, "Runtime.HandlerNotFound",
+     "Handler 'missing' missing on module 'app'"),
+    ("python3.12", "app", {"app.py": PY_MOD}, "Runtime.MalformedHandlerName", None),
+    ("python3.12", "sys.handler", {"app.py": PY_MOD}, "Runtime.BuiltInModuleConflict",
+     "Cannot use built-in module sys as a handler module"),
+    ("nodejs20.x", "index.nothere", {"index.js": CJS}, "Runtime.HandlerNotFound",
+     "index.nothere is undefined or not exported"),
+    ("nodejs20.x", "../x.h", {"index.js": CJS}, "Runtime.MalformedHandlerName", None),
+], ids=["py-import", "py-missing", "py-malformed", "py-builtin", "node-missing",
+        "node-malformed"])
+def test_handler_errors_are_reported_the_aws_way(lam, runtime, handler, files, error_type,
+                                                 message):
+    make_function(lam, "broken", runtime, handler, files)
+    r, out = invoke(lam, "broken", {})
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == error_type, out
+    if message is not None:
+        assert out["errorMessage"] == message
