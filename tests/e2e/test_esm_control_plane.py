@@ -531,7 +531,7 @@ def test_raw_create_on_the_trailing_slash_path_and_list_by_stream(env):
     # mappings apart.
     fn = env.function("rawfn")
     one, two = env.stream("raw-one"), env.stream("raw-two")
-    status, headers, body = env.raw("POST", ESM_PATH, {
+    status, _, body = env.raw("POST", ESM_PATH, {
         "FunctionName": "rawfn", "EventSourceArn": one, "StartingPosition": "LATEST"})
     assert status == 202, body
     assert set(body) >= ALWAYS_KEYS

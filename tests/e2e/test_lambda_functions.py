@@ -6,11 +6,11 @@ Retries are off for boto3 (so that a 5xx would show), every call has a deadline.
 import base64
 import concurrent.futures
 import hashlib
+import http.client
 import io
 import json
 import os
 import pathlib
-import http.client
 import signal
 import subprocess
 import sys

@@ -227,13 +227,15 @@ def test_the_seed_handler_runs_unchanged(lam):
     assert out["requestId"] == r["ResponseMetadata"]["RequestId"]
 
 
-def cli_invoke(proc, name, payload, out):
-    """`aws lambda invoke` (CLI v1) of `name` with `payload`, the result written to `out`."""
+def cli_invoke(proc, name, payload, out, *cli_options, **env_extra):
+    """`aws lambda invoke` (CLI v1) of `name` with `payload` (None: none), the result written
+    to `out`; `cli_options` go before the command, `env_extra` into its environment."""
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
+           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin", **env_extra}
+    payload_args = [] if payload is None else ["--payload", payload]
     return subprocess.run(
-        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "lambda", "invoke",
-         "--function-name", name, "--payload", payload, str(out)],
+        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", *cli_options,
+         "lambda", "invoke", "--function-name", name, *payload_args, str(out)],
         env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
 
 
@@ -491,7 +493,6 @@ def test_configuration_update_replaces_the_variables_and_the_environment(lam):
     assert after["log_stream"] != before["log_stream"]
 
 
-
 def test_log_tail_is_the_last_4096_bytes_of_a_long_log(lam):
     # Spec test 21: 100 KB of output; the tail ends with the invocation's END and REPORT lines.
     app = textwrap.dedent('''\
@@ -603,19 +604,18 @@ def test_cli_retries_of_a_read_timed_out_invoke_run_the_function_again(launch, t
         ''')
     make_function(client(proc), "slowcli", "python3.12", "app.handler", {"app.py": app},
                   Timeout=10)
-    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin", "AWS_MAX_ATTEMPTS": "2"}
-    done = subprocess.run(
-        [str(AWS_CLI), "--endpoint-url", f"http://127.0.0.1:{proc.port}", "--cli-read-timeout",
-         "1", "lambda", "invoke", "--function-name", "slowcli", str(tmp_path / "out.json")],
-        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    done = cli_invoke(proc, "slowcli", None, tmp_path / "out.json", "--cli-read-timeout", "1",
+                      AWS_MAX_ATTEMPTS="2")
     assert done.returncode != 0 and "Read timeout" in done.stderr, done.stderr
     attempts = re.findall(r"POST /2015-03-31/functions/slowcli/invocations "
                           r"sdk-invocation=(\S+) sdk-request=\"attempt=(\d+)", proc.stderr_text())
     assert len(attempts) == 2, attempts
     assert attempts[0][0] == attempts[1][0]
     assert [n for _, n in attempts] == ["1", "2"]
-    time.sleep(2.5)  # the second run finishes
+    deadline = time.monotonic() + 10  # the second run is still sleeping when the CLI gives up
+    while function_log(tmp_path, "slowcli").count("END RequestId") < 2:
+        assert time.monotonic() < deadline, function_log(tmp_path, "slowcli")
+        time.sleep(0.05)
     assert function_log(tmp_path, "slowcli").count("slow call") == 2
 
 
